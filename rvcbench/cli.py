@@ -1,0 +1,94 @@
+"""The `rvcbench` command line: thin click commands over the engine, no logic of their own."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from rvcbench.errors import RvcbenchError
+
+
+class FriendlyGroup(click.Group):
+    """Print RvcbenchError as one clear message (no traceback) and exit 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RvcbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=FriendlyGroup)
+@click.version_option(package_name="rvcbench")
+def main() -> None:
+    """rvcbench: how robust is a voice-cloning model when deployment conditions shift?"""
+
+
+@main.command()
+@click.option("--model", "-m", required=True, help="Adapter name (see `rvcbench models`).")
+@click.option("--data", "-d", default="demo", show_default=True,
+              help="`demo`, `rvcbench:<Config>` (Hugging Face), or a local folder (see `rvcbench data`).")
+@click.option("--profile", default="offline", show_default=True, help="Scorer profile.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Run directory (default: runs/<model>__<data>__<profile>__seed<seed>).")
+@click.option("--seed", default=0, show_default=True, help="Run seed: per-item seeds and bootstrap derive from it.")
+@click.option("--limit", type=int, default=None, help="Only the first N pairs of the manifest.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--batch-size", type=int, default=None, help="Override the adapter's preferred batch size.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit: int | None, device: str,
+        batch_size: int | None, quiet: bool) -> None:
+    """Clone every pair of a dataset with MODEL, score the clips, print and save the summary.
+
+    Rerunning the same command resumes an interrupted run; on a finished run it only prints the summary.
+    """
+    from rvcbench.runner import RunConfig, run_benchmark
+    from rvcbench.summary import format_summary
+
+    config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
+                       batch_size=batch_size)
+    outcome = run_benchmark(config, out, progress=not quiet)
+    title = f"{model} on {data} ({profile} scorers, seed {seed})"
+    click.echo(format_summary(outcome.summary, title))
+    click.echo(f"this invocation: synthesized {outcome.synthesized}, scored {outcome.scored}, "
+               f"{outcome.seconds:.1f} s; run directory: {outcome.run_dir}")
+
+
+@main.command()
+def models() -> None:
+    """List the adapters rvcbench can run, with what each needs."""
+    from rvcbench.adapters.registry import build_registry
+
+    registry = build_registry()
+    for name in registry.names():
+        try:
+            cls = registry.get(name)
+            needs = cls.requirements or "(not declared)"
+            description = cls.description
+        except ImportError as exc:  # a plugin whose own module does not import: show why, keep listing
+            needs, description = f"cannot import: {exc}", ""
+        click.echo(f"{name:<14} {description}")
+        click.echo(f"{'':<14} needs: {needs}  [{registry.origin(name)}]")
+
+
+@main.command()
+def data() -> None:
+    """List the datasets rvcbench can load, with what each needs."""
+    from rvcbench.data.loaders import KNOWN_DATASETS
+
+    for info in KNOWN_DATASETS:
+        click.echo(f"{info.name:<28} {info.description}")
+        click.echo(f"{'':<28} needs: {info.needs}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def summary(run_dir: Path) -> None:
+    """Print the summary of a finished run directory."""
+    from rvcbench.results import RunDirectory
+    from rvcbench.summary import format_summary
+
+    click.echo(format_summary(RunDirectory(run_dir).read_summary(), str(run_dir)))

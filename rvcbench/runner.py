@@ -1,0 +1,118 @@
+"""Run one benchmark: plan → synthesize what is missing → score what is unscored → summarize.
+
+Each phase only touches unfinished items, so a killed run resumes where it stopped, and a finished
+run does nothing but rebuild and print its summary (no model is loaded).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rvcbench.adapters.registry import build_registry, create_adapter
+from rvcbench.data import load_dataset
+from rvcbench.environment import describe_environment, resolve_device
+from rvcbench.errors import UnknownNameError
+from rvcbench.plan import plan_items
+from rvcbench.results import RunDirectory
+from rvcbench.scoring.engine import score_records
+from rvcbench.scoring.registry import PROFILES, SCORERS
+from rvcbench.summary import summarize_records
+from rvcbench.synthesis import synthesize
+
+BYTES_PER_CLIP_ESTIMATE = 24000 * 2 * 30  # 30 s of 24 kHz 16-bit audio: generous
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    data: str = "demo"
+    profile: str = "offline"
+    seed: int = 0
+    limit: int | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    task: str = "default"
+    condition: str = "clean"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    summary: dict
+    synthesized: int  # items synthesized by this invocation
+    scored: int  # items scored by this invocation
+    seconds: float
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    data = Path(config.data).name if Path(config.data).is_dir() else config.data.replace(":", "-")
+    suffix = f"-limit{config.limit}" if config.limit else ""
+    return Path("runs") / f"{config.model}__{data}__{config.profile}__seed{config.seed}{suffix}"
+
+
+def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: bool = True) -> RunOutcome:
+    started = time.perf_counter()
+    if config.profile not in PROFILES:
+        raise UnknownNameError(f"unknown scorer profile {config.profile!r}; known: {', '.join(PROFILES)}")
+    registry = build_registry()
+    adapter = create_adapter(config.model, registry)
+    scorers = [SCORERS.get(name)() for name in PROFILES[config.profile]]
+    dataset = load_dataset(config.data)
+    items = plan_items(dataset, model=config.model, adapter_version=adapter.version, seed=config.seed,
+                       task=config.task, condition=config.condition, limit=config.limit,
+                       output_depends_on_target=adapter.needs_target_audio)
+    device = resolve_device(config.device)
+    run_dir = RunDirectory(out_dir or default_run_dir(config))
+    run_config = {
+        **asdict(config), "device": device, "adapter_version": adapter.version, "adapter": adapter.describe(),
+        "adapter_origin": registry.origin(config.model),
+        "dataset": {"name": dataset.name, "source": dataset.source, "root": str(dataset.root),
+                    "pairs": len(dataset.manifest), "fingerprint": dataset.fingerprint},
+        "dataset_fingerprint": dataset.fingerprint,
+        "scorers": [_meta_dict(s.meta) for s in scorers],
+        "environment": describe_environment(device),
+    }
+    run_dir.prepare(run_config, expected_bytes=len(items) * BYTES_PER_CLIP_ESTIMATE)
+
+    to_synthesize = [it for it in items if run_dir.read_record(it.item_id) is None]
+    if to_synthesize:
+        adapter.load(device)
+        batch_size = config.batch_size or adapter.batch_size
+        with tqdm(total=len(to_synthesize), desc=f"synthesize {config.model}", unit="utt",
+                  disable=not progress) as bar:
+            failures = 0
+
+            def tick(record: dict) -> None:
+                nonlocal failures
+                failures += record["status"] == "failed"
+                bar.set_postfix(failed=failures)
+                bar.update(1)
+
+            synthesize(adapter, to_synthesize, run_dir, model=config.model, batch_size=batch_size, on_item=tick)
+    del adapter
+
+    records = [run_dir.read_record(it.item_id) for it in items]
+    to_score = [r for r in records if r["status"] == "ok" and not r.get("scored")]
+    if to_score:
+        for scorer in scorers:
+            scorer.load(device)
+        with tqdm(total=len(to_score), desc=f"score ({config.profile})", unit="utt", disable=not progress) as bar:
+            score_records(scorers, to_score, {it.item_id: it for it in items}, run_dir, on_batch=bar.update)
+        records = [run_dir.read_record(it.item_id) for it in items]
+
+    summary = summarize_records(records, [s.meta for s in scorers], seed=config.seed)
+    summary.update({"run": {k: run_config[k] for k in ("model", "adapter", "dataset", "profile", "seed", "limit",
+                                                       "task", "device", "scorers", "environment")}})
+    run_dir.write_table(records)
+    run_dir.write_summary(summary)
+    return RunOutcome(run_dir.root, summary, len(to_synthesize), len(to_score), time.perf_counter() - started)
+
+
+def _meta_dict(meta) -> dict:
+    return {"name": meta.name, "version": meta.version, "model": meta.model, "sample_rate": meta.sample_rate,
+            "needs": sorted(meta.needs), "settings": meta.settings,
+            "metrics": [m.name for m in meta.metrics]}

@@ -1,0 +1,1 @@
+"""Scorers: the `Scorer` contract, the offline profile, text normalisation, aggregation with CIs."""

