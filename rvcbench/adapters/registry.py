@@ -35,6 +35,7 @@ def build_registry() -> Registry:
     registry = Registry("model", MODELS_ENTRY_POINT_GROUP)
     registry.register("oracle", "rvcbench.adapters.builtin.oracle:OracleCloner")
     registry.register("baseline", "rvcbench.adapters.builtin.baseline:BaselineCloner")
+    registry.register("baseline-tts", "rvcbench.adapters.builtin.baseline:BaselineTtsOnly")
     for models_dir in model_dirs():
         for adapter_file in sorted(models_dir.glob(f"*/{ADAPTER_FILE}")):
             key = adapter_file.parent.name
