@@ -47,6 +47,10 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _nested_as_json(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+
+
 class RunDirectory:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -106,7 +110,7 @@ class RunDirectory:
         table = pd.DataFrame(records)
         for column in table.columns:  # nested values (scorer versions) as JSON text: one flat, portable table
             if table[column].map(lambda v: isinstance(v, (dict, list))).any():
-                table[column] = table[column].map(lambda v: json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v)
+                table[column] = table[column].map(_nested_as_json)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".utterances.", suffix=".part")
         os.close(fd)
         try:

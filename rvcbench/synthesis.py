@@ -114,7 +114,7 @@ def _synthesize_batch(adapter: VoiceCloner, batch: list[WorkItem], run_dir: RunD
         on_item(record)
         return
     share = elapsed / len(batch)
-    for item, output in zip(batch, outputs):
+    for item, output in zip(batch, outputs, strict=True):
         on_item(_finish_item(adapter, item, output, share, run_dir, model))
 
 

@@ -23,7 +23,7 @@ def test_demo_set_has_fifty_same_speaker_pairs_of_real_recordings():
     assert list(manifest.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
     assert (manifest.prompt_file_name != manifest.target_file_name).all()
     # the prompt is always a recording of the same speaker
-    assert all(p.split("/")[1] == s for p, s in zip(manifest.prompt_file_name, manifest.speaker_id))
+    assert all(p.split("/")[1] == s for p, s in zip(manifest.prompt_file_name, manifest.speaker_id, strict=True))
     rates = {sf.info(str(dataset.audio_path(f))).samplerate for f in manifest.target_file_name}
     assert rates == {16000, 22050, 48000}
     assert {"gender", "accent"} <= set(manifest.columns)  # extras kept for per-group reports

@@ -89,7 +89,8 @@ def load_dataset(spec: str, *, cache_dir: Path | None = None, validate: bool = T
         problems = validate_dataset(dataset)
         if problems:
             listing = "\n".join(f"  - {p}" for p in problems)
-            raise DatasetError(f"dataset {name} ({manifest_path}) has {len(problems)} problem(s); nothing was run:\n{listing}")
+            raise DatasetError(
+                f"dataset {name} ({manifest_path}) has {len(problems)} problem(s); nothing was run:\n{listing}")
     return dataset
 
 

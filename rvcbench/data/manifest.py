@@ -25,6 +25,10 @@ TEXT_COLUMNS = ("speaker_id", "pair_id", "prompt_file_name", "prompt_text", "pro
                 "target_file_name", "target_text", "target_language", "dataset_name", "split")
 
 
+def _as_text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 def normalize_manifest(frame: pd.DataFrame, dataset_name: str) -> pd.DataFrame:
     """Fill optional columns the way RVCBench does, so its published manifests load as they are.
 
@@ -40,7 +44,7 @@ def normalize_manifest(frame: pd.DataFrame, dataset_name: str) -> pd.DataFrame:
         frame["target_language"] = frame["prompt_language"]
     for column in TEXT_COLUMNS:
         if column in frame.columns:
-            frame[column] = frame[column].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+            frame[column] = frame[column].map(_as_text)
     ordered = [c for c in REQUIRED_COLUMNS if c in frame.columns]
     return frame[ordered + [c for c in frame.columns if c not in ordered]].reset_index(drop=True)
 

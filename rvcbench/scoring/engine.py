@@ -54,9 +54,9 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
                     prompt_audio=prompt.at(meta.sample_rate) if NEEDS_PROMPT_AUDIO in meta.needs else None,
                     target_text=r["target_text"], language=r["target_language"],
                 )
-                for r, clip, target, prompt in zip(chunk, clips, targets, prompts)
+                for r, clip, target, prompt in zip(chunk, clips, targets, prompts, strict=True)
             ]
-            for record, values in zip(chunk, _score_batch(scorer, inputs)):
+            for record, values in zip(chunk, _score_batch(scorer, inputs), strict=True):
                 record.update(values)
                 record.setdefault("scorer_versions", {})[meta.name] = meta.version
         for record in chunk:
