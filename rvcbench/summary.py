@@ -33,6 +33,8 @@ def summarize_records(records: list[dict], scorer_metas: list[ScorerMeta], seed:
     metrics: dict[str, dict] = {}
     for meta in scorer_metas:
         for metric in meta.metrics:
+            if metric.auxiliary:
+                continue
             summary = summarize_mean(_column(table, metric.name), seed)
             metrics[metric.name] = {**summary.to_dict(), "higher_is_better": metric.higher_is_better,
                                     "scorer": meta.name, "description": metric.description}

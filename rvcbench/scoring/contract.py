@@ -25,7 +25,7 @@ class Metric:
     name: str
     higher_is_better: bool
     description: str
-    corpus_level: bool = False  # aggregated over the corpus (e.g. WER from summed edits), not as a mean
+    auxiliary: bool = False  # a per-row count behind a corpus-level metric (edits, reference words): not summarised
 
 
 @dataclass(frozen=True)

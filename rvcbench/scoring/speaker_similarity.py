@@ -1,0 +1,197 @@
+"""Speaker similarity (SIM) with Resemblyzer's GE2E voice encoder, whose weights ship in the package.
+
+Each waveform (16 kHz) goes through `resemblyzer.preprocess_wav` (volume normalisation to -30 dBFS,
+increase only, and WebRTC-VAD trimming of long silences), then the `embed_utterance` recipe: 1.6 s
+partial windows at 1.3 windows/s (last one kept at ≥ 75 % coverage), each embedded by the LSTM, the
+mean re-normalised. `sim` is the cosine similarity of the clone with the real target recording,
+`sim_prompt` with the prompt the model cloned from.
+
+Batching: the partial windows of every distinct waveform in a batch go through the LSTM in one
+forward pass (identical maths to `embed_utterance`, one call instead of one per utterance).
+The LSTM runs single-threaded (`TORCH_THREADS`): on a small shared CPU, PyTorch's OpenMP threads
+competing with other processes made the forward pass 10-30x slower than one thread.
+Embeddings of reference recordings (targets, prompts) are cached by a hash of their samples, since
+the same references recur across models and tasks within a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from rvcbench.errors import MissingDependencyError
+from rvcbench.scoring.contract import NEEDS_PROMPT_AUDIO, NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
+
+CODE_VERSION = "1"
+SAMPLE_RATE = 16000
+PARTIAL_RATE = 1.3  # resemblyzer's embed_utterance defaults
+MIN_COVERAGE = 0.75
+MIN_SAMPLES = 160  # 10 ms: anything shorter cannot be scored
+SILENCE_PEAK = 1e-4  # a waveform whose peak is below this is treated as silent
+TORCH_THREADS = 1
+
+
+def _package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
+def audio_key(wav: np.ndarray) -> str:
+    """A content hash of a waveform (samples and length), used as a cache key."""
+    data = np.ascontiguousarray(wav, dtype=np.float32)
+    return hashlib.blake2b(data.tobytes(), digest_size=16).hexdigest() + f":{data.size}"
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def unusable_reason(wav: np.ndarray | None) -> str | None:
+    """Why a waveform cannot be embedded (missing, too short, non-finite, silent), or None."""
+    if wav is None:
+        return "no audio"
+    if wav.size < MIN_SAMPLES:
+        return f"audio too short ({wav.size} samples)"
+    if not np.all(np.isfinite(wav)):
+        return "audio contains NaN or Inf"
+    if float(np.max(np.abs(wav))) < SILENCE_PEAK:
+        return "audio is silent"
+    return None
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@dataclass
+class _Embedding:
+    vector: np.ndarray | None
+    error: str | None = None
+
+
+class ResemblyzerSimilarity(Scorer):
+    meta = ScorerMeta(
+        name="sim_resemblyzer",
+        version=f"{CODE_VERSION}+resemblyzer-{_package_version('resemblyzer')}",
+        model="resemblyzer/pretrained.pt (GE2E LSTM speaker encoder, 256-d)",
+        needs=frozenset({NEEDS_TARGET_AUDIO, NEEDS_PROMPT_AUDIO}),
+        sample_rate=SAMPLE_RATE,
+        metrics=(
+            Metric("sim", True, "Cosine similarity of Resemblyzer embeddings: clone vs real target recording"),
+            Metric("sim_prompt", True, "Cosine similarity of Resemblyzer embeddings: clone vs prompt"),
+        ),
+        requirements="pip install resemblyzer==0.1.4 'setuptools<81'",
+        settings={"preprocess": "resemblyzer.preprocess_wav", "partial_rate": PARTIAL_RATE,
+                  "min_coverage": MIN_COVERAGE, "torch_threads": TORCH_THREADS},
+    )
+
+    def __init__(self) -> None:
+        self._encoder = None
+        self._reference_cache: dict[str, _Embedding] = {}
+
+    def load(self, device: str) -> None:
+        try:
+            import torch
+
+            with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources; nothing to act on
+                warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+                from resemblyzer import VoiceEncoder
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"Speaker similarity needs Resemblyzer ({exc}): {self.meta.requirements}") from exc
+        torch_device = "cuda" if device.startswith("cuda") and torch.cuda.is_available() else "cpu"
+        self._encoder = VoiceEncoder(device=torch_device, verbose=False)
+        self._encoder.eval()
+
+    def score(self, batch: list[ScoreInput]) -> list[dict[str, float | str]]:
+        if self._encoder is None:
+            self.load("cpu")
+        references = [w for item in batch for w in (item.target_audio, item.prompt_audio) if w is not None]
+        clips = [item.audio for item in batch]
+        embeddings = self._embed_all(clips, references)
+        return [self._score_one(item, embeddings) for item in batch]
+
+    def _score_one(self, item: ScoreInput, embeddings: dict[str, _Embedding]) -> dict[str, float | str]:
+        clip = embeddings[audio_key(item.audio)]
+        out: dict[str, float | str] = {"sim": math.nan, "sim_prompt": math.nan}
+        errors = []
+        if clip.error:
+            errors.append(f"clip: {clip.error}")
+        for metric, ref_wav, label in (("sim", item.target_audio, "target"), ("sim_prompt", item.prompt_audio,
+                                                                            "prompt")):
+            ref = embeddings[audio_key(ref_wav)] if ref_wav is not None else _Embedding(None, "not provided")
+            if ref.error:
+                errors.append(f"{label}: {ref.error}")
+            if clip.vector is not None and ref.vector is not None:
+                out[metric] = cosine(clip.vector, ref.vector)
+        if errors:
+            out[f"{self.meta.name}_error"] = "; ".join(errors)
+        return out
+
+    def _embed_all(self, clips: list[np.ndarray], references: list[np.ndarray]) -> dict[str, _Embedding]:
+        """Embeddings of every distinct waveform; references come from / go to the cache."""
+        result: dict[str, _Embedding] = {}
+        pending: dict[str, np.ndarray] = {}
+        for wav, is_reference in [(w, False) for w in clips] + [(w, True) for w in references]:
+            key = audio_key(wav)
+            if key in result or key in pending:
+                continue
+            if is_reference and key in self._reference_cache:
+                result[key] = self._reference_cache[key]
+            else:
+                pending[key] = wav
+        result.update(self._embed_batch(pending))
+        for wav in references:
+            key = audio_key(wav)
+            self._reference_cache[key] = result[key]
+        return result
+
+    def _embed_batch(self, wavs: dict[str, np.ndarray]) -> dict[str, _Embedding]:
+        """`embed_utterance` for many waveforms, with all partial windows in one forward pass."""
+        import torch
+        from resemblyzer import audio as rz_audio
+        from resemblyzer import preprocess_wav
+
+        out: dict[str, _Embedding] = {}
+        mels: list[np.ndarray] = []
+        owners: list[str] = []
+        for key, wav in wavs.items():
+            reason = unusable_reason(wav)
+            if reason is None:
+                wav = preprocess_wav(np.asarray(wav, dtype=np.float32))
+                reason = "no speech found by the VAD" if wav.size < MIN_SAMPLES else None
+            if reason is not None:
+                out[key] = _Embedding(None, reason)
+                continue
+            wav_slices, mel_slices = self._encoder.compute_partial_slices(wav.size, PARTIAL_RATE, MIN_COVERAGE)
+            if wav_slices[-1].stop >= wav.size:
+                wav = np.pad(wav, (0, wav_slices[-1].stop - wav.size), "constant")
+            mel = rz_audio.wav_to_mel_spectrogram(wav)
+            for s in mel_slices:
+                mels.append(mel[s])
+                owners.append(key)
+        if mels:
+            with torch.no_grad(), _torch_threads(TORCH_THREADS):
+                partials = self._encoder(torch.from_numpy(np.stack(mels)).to(self._encoder.device)).cpu().numpy()
+            owner_array = np.array(owners)
+            for key in dict.fromkeys(owners):
+                raw = partials[owner_array == key].mean(axis=0)
+                out[key] = _Embedding(raw / np.linalg.norm(raw, 2))
+        return out
