@@ -18,47 +18,40 @@ the mean scores of the recordings against themselves (the oracle). A benchmark: 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from rvcbench.audio import load_audio_at
+from rvcbench.data import load_dataset
 from rvcbench.scoring.asr import WhisperWer
 from rvcbench.scoring.contract import ScoreInput, Scorer
 from rvcbench.scoring.dnsmos import Dnsmos
 from rvcbench.scoring.mcd import MelCepstralDistortion
 from rvcbench.scoring.speaker_similarity import ResemblyzerSimilarity
 
-DEMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "demo_speech"
 SAMPLE_RATE = 16000  # every offline scorer runs at 16 kHz
 
 
-def demo_inputs(root: Path, n: int) -> list[ScoreInput]:
-    rows = list(csv.DictReader((root / "metadata.csv").open(encoding="utf-8")))[:n]
-    all_rows = list(csv.DictReader((root / "metadata.csv").open(encoding="utf-8")))
-    by_speaker: dict[str, list[dict]] = defaultdict(list)
-    for row in all_rows:
-        by_speaker[row["speaker_id"]].append(row)
+def demo_inputs(n: int) -> list[ScoreInput]:
+    """The first n pairs of the embedded demo set, each clip being the real target recording."""
+    dataset = load_dataset("demo")
     cache: dict[str, np.ndarray] = {}
 
-    def audio(row: dict) -> np.ndarray:
-        if row["path"] not in cache:
-            cache[row["path"]] = load_audio_at(root / row["path"], SAMPLE_RATE)
-        return cache[row["path"]]
+    def audio(file_name: str) -> np.ndarray:
+        if file_name not in cache:
+            cache[file_name] = load_audio_at(dataset.audio_path(file_name), SAMPLE_RATE)
+        return cache[file_name]
 
-    inputs = []
-    for row in rows:
-        same = by_speaker[row["speaker_id"]]
-        prompt = same[(same.index(row) + 1) % len(same)]
-        inputs.append(ScoreInput(pair_id=row["utt_id"], audio=audio(row), target_audio=audio(row),
-                                 prompt_audio=audio(prompt), target_text=row["text"],
-                                 language=row.get("language") or "en"))
-    return inputs
+    return [
+        ScoreInput(pair_id=row.pair_id, audio=audio(row.target_file_name), target_audio=audio(row.target_file_name),
+                   prompt_audio=audio(row.prompt_file_name), target_text=row.target_text,
+                   language=row.target_language)
+        for row in dataset.manifest.head(n).itertuples()
+    ]
 
 
 def run_batched(factories: dict[str, Callable[[], Scorer]], inputs: list[ScoreInput],
@@ -114,10 +107,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="batch size of the rvcbench side")
     parser.add_argument("--whisper-batched", action="store_true",
                         help="use faster-whisper's BatchedInferencePipeline on the rvcbench side")
-    parser.add_argument("--data", type=Path, default=DEMO, help="demo_speech folder")
     args = parser.parse_args()
 
-    inputs = demo_inputs(args.data, args.n)
+    inputs = demo_inputs(args.n)
     n = len(inputs)
     factories: dict[str, Callable[[], Scorer]] = {
         "sim_resemblyzer": ResemblyzerSimilarity,

@@ -15,14 +15,16 @@ TRACKED_PACKAGES = (
 )
 
 
+def package_version(name: str) -> str:
+    """Installed version of a distribution, or "missing"; scorer versions embed it."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "missing"
+
+
 def package_versions() -> dict[str, str]:
-    found = {}
-    for name in TRACKED_PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return {name: package_version(name) for name in TRACKED_PACKAGES}
 
 
 def resolve_device(device: str) -> str:

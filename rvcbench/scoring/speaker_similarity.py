@@ -17,7 +17,6 @@ the same references recur across models and tasks within a run.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import math
 import warnings
 from collections.abc import Iterator
@@ -26,23 +25,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rvcbench.environment import package_version
 from rvcbench.errors import MissingDependencyError
 from rvcbench.scoring.contract import NEEDS_PROMPT_AUDIO, NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
+from rvcbench.scoring.inputs import unusable_reason
 
 CODE_VERSION = "1"
 SAMPLE_RATE = 16000
 PARTIAL_RATE = 1.3  # resemblyzer's embed_utterance defaults
 MIN_COVERAGE = 0.75
 MIN_SAMPLES = 160  # 10 ms: anything shorter cannot be scored
-SILENCE_PEAK = 1e-4  # a waveform whose peak is below this is treated as silent
 TORCH_THREADS = 1
 
-
-def _package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
 
 
 def audio_key(wav: np.ndarray) -> str:
@@ -53,19 +47,6 @@ def audio_key(wav: np.ndarray) -> str:
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def unusable_reason(wav: np.ndarray | None) -> str | None:
-    """Why a waveform cannot be embedded (missing, too short, non-finite, silent), or None."""
-    if wav is None:
-        return "no audio"
-    if wav.size < MIN_SAMPLES:
-        return f"audio too short ({wav.size} samples)"
-    if not np.all(np.isfinite(wav)):
-        return "audio contains NaN or Inf"
-    if float(np.max(np.abs(wav))) < SILENCE_PEAK:
-        return "audio is silent"
-    return None
 
 
 @contextmanager
@@ -89,7 +70,7 @@ class _Embedding:
 class ResemblyzerSimilarity(Scorer):
     meta = ScorerMeta(
         name="sim_resemblyzer",
-        version=f"{CODE_VERSION}+resemblyzer-{_package_version('resemblyzer')}",
+        version=f"{CODE_VERSION}+resemblyzer-{package_version('resemblyzer')}",
         model="resemblyzer/pretrained.pt (GE2E LSTM speaker encoder, 256-d)",
         needs=frozenset({NEEDS_TARGET_AUDIO, NEEDS_PROMPT_AUDIO}),
         sample_rate=SAMPLE_RATE,
@@ -173,7 +154,7 @@ class ResemblyzerSimilarity(Scorer):
         mels: list[np.ndarray] = []
         owners: list[str] = []
         for key, wav in wavs.items():
-            reason = unusable_reason(wav)
+            reason = unusable_reason(wav, MIN_SAMPLES)
             if reason is None:
                 wav = preprocess_wav(np.asarray(wav, dtype=np.float32))
                 reason = "no speech found by the VAD" if wav.size < MIN_SAMPLES else None

@@ -1,0 +1,58 @@
+"""End to end on a subset of the demo set with the real offline scorers and the built-in adapters."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from rvcbench.runner import RunConfig, run_benchmark
+
+LIMIT = 4
+
+
+@pytest.fixture(scope="module")
+def oracle_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("oracle")
+    return run_benchmark(RunConfig(model="oracle", limit=LIMIT, device="cpu"), out, progress=False)
+
+
+def test_oracle_reads_the_ceiling_of_each_metric(oracle_run):
+    metrics = oracle_run.summary["metrics"]
+    assert metrics["sim"]["mean"] > 0.99 and metrics["sim"]["n"] == LIMIT
+    assert metrics["mcd"]["mean"] < 0.5
+    assert metrics["wer_corpus"]["mean"] < 0.25
+    assert 2.0 < metrics["dnsmos_ovrl"]["mean"] < 4.5
+    assert metrics["sim"]["ci_low"] <= metrics["sim"]["mean"] <= metrics["sim"]["ci_high"]
+    assert oracle_run.summary["failed"] == 0
+
+
+def test_every_row_names_the_scorers_that_produced_it(oracle_run):
+    table = pd.read_parquet(oracle_run.run_dir / "utterances.parquet")
+    assert len(table) == LIMIT
+    for versions in table.scorer_versions:
+        assert set(json.loads(versions)) == {"sim_resemblyzer", "wer_whisper", "dnsmos", "mcd"}
+    assert table.transcript.str.len().gt(0).all()
+    config = json.loads((oracle_run.run_dir / "config.json").read_text())
+    assert {s["name"] for s in config["scorers"]} == {"sim_resemblyzer", "wer_whisper", "dnsmos", "mcd"}
+    assert config["scorers"][1]["settings"]["beam_size"] == 5
+
+
+def test_an_interrupted_scoring_phase_scores_only_what_is_missing(oracle_run):
+    records = sorted((oracle_run.run_dir / "items").glob("*.json"))
+    record = json.loads(records[0].read_text())
+    record["scored"] = False
+    records[0].write_text(json.dumps(record))
+    again = run_benchmark(RunConfig(model="oracle", limit=LIMIT, device="cpu"), oracle_run.run_dir, progress=False)
+    assert again.synthesized == 0 and again.scored == 1
+    assert again.summary["metrics"]["sim"] == oracle_run.summary["metrics"]["sim"]
+
+
+def test_baseline_clones_intelligibly_and_toward_the_speaker(tmp_path):
+    outcome = run_benchmark(RunConfig(model="baseline", limit=LIMIT, device="cpu"), tmp_path / "b", progress=False)
+    metrics = outcome.summary["metrics"]
+    assert outcome.summary["ok"] == LIMIT
+    assert metrics["wer_corpus"]["mean"] < 0.3
+    assert 0.3 < metrics["sim"]["mean"] < 0.99
+    assert 0 < metrics["rtf"]["mean"]
