@@ -25,7 +25,8 @@ ADAPTER_CLASS = "Adapter"
 
 def model_dirs() -> list[Path]:
     """Folders scanned for `<key>/adapter.py`: the checkout's `models/` and RVCBENCH_MODELS_PATH entries."""
-    dirs = [Path(__file__).resolve().parents[2] / "models"]
+    checkout = Path(__file__).resolve().parents[2]
+    dirs = [checkout / "models"] if (checkout / "pyproject.toml").is_file() else []  # a source checkout only
     extra = os.environ.get("RVCBENCH_MODELS_PATH", "")
     dirs += [Path(p) for p in extra.split(os.pathsep) if p]
     return [d for d in dirs if d.is_dir()]
