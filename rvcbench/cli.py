@@ -51,7 +51,7 @@ def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit:
     config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
                        batch_size=batch_size)
     outcome = run_benchmark(config, out, progress=not quiet)
-    title = f"{model} on {data} ({profile} scorers, seed {seed})"
+    title = f"{model} on {data} (scorer profile {profile}, seed {seed})"
     click.echo(format_summary(outcome.summary, title))
     click.echo(f"this invocation: synthesized {outcome.synthesized}, scored {outcome.scored}, "
                f"{outcome.seconds:.1f} s; run directory: {outcome.run_dir}")

@@ -97,7 +97,7 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
 
     records = [run_dir.read_record(it.item_id) for it in items]
     to_score = [r for r in records if r["status"] == "ok" and not r.get("scored")]
-    if to_score:
+    if to_score and scorers:
         for scorer in scorers:
             scorer.load(device)
         with tqdm(total=len(to_score), desc=f"score ({config.profile})", unit="utt", disable=not progress) as bar:
@@ -109,7 +109,8 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
                                                        "task", "device", "scorers", "environment")}})
     run_dir.write_table(records)
     run_dir.write_summary(summary)
-    return RunOutcome(run_dir.root, summary, len(to_synthesize), len(to_score), time.perf_counter() - started)
+    scored = len(to_score) if scorers else 0
+    return RunOutcome(run_dir.root, summary, len(to_synthesize), scored, time.perf_counter() - started)
 
 
 def _meta_dict(meta) -> dict:
