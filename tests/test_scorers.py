@@ -2,37 +2,34 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rvcbench.audio import load_audio_at
+from rvcbench.data import load_dataset
 from rvcbench.scoring.asr import WhisperWer
 from rvcbench.scoring.contract import ScoreInput
 from rvcbench.scoring.dnsmos import Dnsmos, windows
 from rvcbench.scoring.mcd import MelCepstralDistortion
 from rvcbench.scoring.speaker_similarity import ResemblyzerSimilarity
 
-DEMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "demo_speech"
 SR = 16000
-
-pytestmark = pytest.mark.skipif(not (DEMO / "metadata.csv").exists(), reason="demo recordings not available")
 
 
 @pytest.fixture(scope="module")
 def demo() -> dict[str, tuple[np.ndarray, str]]:
-    """utt_id → (16 kHz waveform, text) for the few recordings these tests use."""
+    """utt_id → (16 kHz waveform, text) for the few recordings of the embedded demo set these tests use."""
     wanted = {"p225_002", "p225_004", "p226_002", "p226_004", "aew_arctic_a0001"}
+    dataset = load_dataset("demo")
     out = {}
-    with (DEMO / "metadata.csv").open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row["utt_id"] in wanted:
-                out[row["utt_id"]] = (load_audio_at(DEMO / row["path"], SR), row["text"])
+    for row in dataset.manifest.itertuples():
+        utt_id = row.pair_id.split("__")[1]
+        if utt_id in wanted:
+            out[utt_id] = (load_audio_at(dataset.audio_path(row.target_file_name), SR), row.target_text)
     assert set(out) == wanted
     return out
 

@@ -17,8 +17,6 @@ from rvcbench.dsp.world_conversion import (
     warp_frequency_axis,
 )
 
-pytest.importorskip("pyworld")
-
 SR = 22050
 
 
