@@ -30,10 +30,12 @@ import numpy as np
 
 from rvcbench.environment import package_version
 from rvcbench.errors import MissingDependencyError
+from rvcbench.lru import LruCache
 from rvcbench.scoring.contract import NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
 from rvcbench.scoring.inputs import unusable_reason
 
 CODE_VERSION = "1"
+TARGET_CACHE_ITEMS = 512  # ~0.2 MB of mel-cepstra per target: bounded memory on any dataset size
 SAMPLE_RATE = 16000
 FRAME_PERIOD_MS = 5.0
 N_MCEP = 25  # c0..c24; c0 is dropped
@@ -111,7 +113,7 @@ class MelCepstralDistortion(Scorer):
     )
 
     def __init__(self) -> None:
-        self._target_cache: dict[str, np.ndarray | FeatureError] = {}
+        self._target_cache: LruCache[str, np.ndarray | FeatureError] = LruCache(TARGET_CACHE_ITEMS)
 
     def load(self, device: str) -> None:
         try:
@@ -122,12 +124,14 @@ class MelCepstralDistortion(Scorer):
 
     def _target_features(self, wav: np.ndarray) -> np.ndarray | FeatureError:
         key = _audio_key(wav)
-        if key not in self._target_cache:
+        features = self._target_cache.get(key)
+        if features is None:
             try:
-                self._target_cache[key] = mel_cepstra(wav)
+                features = mel_cepstra(wav)
             except FeatureError as exc:
-                self._target_cache[key] = exc
-        return self._target_cache[key]
+                features = exc
+            self._target_cache.put(key, features)
+        return features
 
     def score(self, batch: list[ScoreInput]) -> list[dict[str, float | str]]:
         error_key = f"{self.meta.name}_error"

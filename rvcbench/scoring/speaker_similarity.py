@@ -27,10 +27,12 @@ import numpy as np
 
 from rvcbench.environment import package_version
 from rvcbench.errors import MissingDependencyError
+from rvcbench.lru import LruCache
 from rvcbench.scoring.contract import NEEDS_PROMPT_AUDIO, NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
 from rvcbench.scoring.inputs import unusable_reason
 
 CODE_VERSION = "1"
+REFERENCE_CACHE_ITEMS = 4096  # 256 floats each: bounded memory on any dataset size
 SAMPLE_RATE = 16000
 PARTIAL_RATE = 1.3  # resemblyzer's embed_utterance defaults
 MIN_COVERAGE = 0.75
@@ -85,7 +87,7 @@ class ResemblyzerSimilarity(Scorer):
 
     def __init__(self) -> None:
         self._encoder = None
-        self._reference_cache: dict[str, _Embedding] = {}
+        self._reference_cache: LruCache[str, _Embedding] = LruCache(REFERENCE_CACHE_ITEMS)
 
     def load(self, device: str) -> None:
         try:
@@ -134,14 +136,15 @@ class ResemblyzerSimilarity(Scorer):
             key = audio_key(wav)
             if key in result or key in pending:
                 continue
-            if is_reference and key in self._reference_cache:
-                result[key] = self._reference_cache[key]
+            cached = self._reference_cache.get(key) if is_reference else None
+            if cached is not None:
+                result[key] = cached
             else:
                 pending[key] = wav
         result.update(self._embed_batch(pending))
         for wav in references:
             key = audio_key(wav)
-            self._reference_cache[key] = result[key]
+            self._reference_cache.put(key, result[key])
         return result
 
     def _embed_batch(self, wavs: dict[str, np.ndarray]) -> dict[str, _Embedding]:

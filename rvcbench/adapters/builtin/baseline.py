@@ -11,8 +11,6 @@ Heavy packages (onnxruntime, pyworld, espeak-ng) are imported in `load`, not at 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import asdict
 from typing import ClassVar
 
@@ -30,6 +28,7 @@ from rvcbench.dsp.world_conversion import (
     voice_stats,
 )
 from rvcbench.errors import MissingDependencyError
+from rvcbench.lru import LruCache
 
 VOICE_ID = "en_US-joe-medium"
 _PROMPT_CACHE_SIZE = 256
@@ -53,8 +52,7 @@ class BaselineCloner(VoiceCloner):
         self.convert = convert
         self.settings = settings or ConversionSettings()
         self._voice = None
-        self._prompt_stats: OrderedDict[str, VoiceStats] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._prompt_stats: LruCache[str, VoiceStats] = LruCache(_PROMPT_CACHE_SIZE)
 
     def load(self, device: str) -> None:
         """Load the Piper voice (CPU whatever `device` says: the model is small)."""
@@ -96,17 +94,13 @@ class BaselineCloner(VoiceCloner):
         """Prompt statistics, analysed once per distinct prompt (keyed by a hash of the audio)."""
         wav = np.ascontiguousarray(audio, dtype=np.float32)
         digest = hashlib.sha256(wav.tobytes() + str(int(sample_rate)).encode()).hexdigest()
-        with self._cache_lock:
-            if digest in self._prompt_stats:
-                self._prompt_stats.move_to_end(digest)
-                return self._prompt_stats[digest]
+        cached = self._prompt_stats.get(digest)
+        if cached is not None:
+            return cached
         at_rate = resample(wav, sample_rate, self.sample_rate)
         stats = voice_stats(analyse(at_rate, self.sample_rate, self.settings),
                             bandwidth_hz=min(sample_rate, self.sample_rate) / 2.0)
-        with self._cache_lock:
-            self._prompt_stats[digest] = stats
-            while len(self._prompt_stats) > _PROMPT_CACHE_SIZE:
-                self._prompt_stats.popitem(last=False)
+        self._prompt_stats.put(digest, stats)
         return stats
 
     def describe(self) -> dict:
