@@ -38,9 +38,12 @@ def main() -> None:
 @click.option("--limit", type=int, default=None, help="Only the first N pairs of the manifest.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--batch-size", type=int, default=None, help="Override the adapter's preferred batch size.")
+@click.option("--task", "-t", default="default", show_default=True,
+              help="`default` (every pair, clean), a task name (see `rvcbench tasks`), names joined by commas, "
+                   "or `all`.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit: int | None, device: str,
-        batch_size: int | None, quiet: bool) -> None:
+        batch_size: int | None, task: str, quiet: bool) -> None:
     """Clone every pair of a dataset with MODEL, score the clips, print and save the summary.
 
     Rerunning the same command resumes an interrupted run; on a finished run it only prints the summary.
@@ -49,7 +52,7 @@ def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit:
     from rvcbench.summary import format_summary
 
     config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
-                       batch_size=batch_size)
+                       batch_size=batch_size, task=task)
     outcome = run_benchmark(config, out, progress=not quiet)
     title = f"{model} on {data} (scorer profile {profile}, seed {seed})"
     click.echo(format_summary(outcome.summary, title))
@@ -82,6 +85,20 @@ def data() -> None:
     for info in KNOWN_DATASETS:
         click.echo(f"{info.name:<28} {info.description}")
         click.echo(f"{'':<28} needs: {info.needs}")
+
+
+@main.command()
+def tasks() -> None:
+    """List the robustness tasks (task specs under tasks/<family>/), with their conditions."""
+    from rvcbench.scoring.registry import PROFILES, SCORERS
+    from rvcbench.summary import known_metrics
+    from rvcbench.tasks import discover_tasks, load_task
+
+    metas = [SCORERS.get(n).meta for n in sorted({n for p in PROFILES.values() for n in p})]
+    for name, path in discover_tasks().items():
+        task = load_task(path, set(known_metrics(metas)))
+        click.echo(f"{name:<26} [{task.family}] {task.description.splitlines()[0] if task.description else ''}")
+        click.echo(f"{'':<26} {len(task.conditions)} conditions (clean included), metrics: {', '.join(task.metrics)}")
 
 
 @main.command()

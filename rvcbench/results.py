@@ -1,7 +1,10 @@
 """The run directory: what a run writes, how it is read back, and how it resumes.
 
     <run>/config.json          what was run: model, adapter, dataset fingerprint, profile, seed, versions
-    <run>/clips/<item>.wav     one clip per work item, written atomically as soon as it is made
+    <run>/clips/<key>.wav      one clip per synthesis and per output-transformed item, written atomically
+    <run>/synth/<key>.json     one synthesis result (status, timing), shared by items that differ only in
+                               their output transforms
+    <run>/inputs/<key>.flac    the perturbed prompts exactly as the model received them
     <run>/items/<item>.json    one record per work item (status, timings, metrics), written atomically
     <run>/utterances.parquet   every record as one table (rebuilt from items/ at the end of a run)
     <run>/summary.json         per metric: mean, 95% CI, n, failures; counts; config; versions
@@ -56,6 +59,8 @@ class RunDirectory:
         self.root = Path(root)
         self.clips = self.root / "clips"
         self.items = self.root / "items"
+        self.synth = self.root / "synth"
+        self.inputs = self.root / "inputs"
         self.config_path = self.root / "config.json"
         self.table_path = self.root / "utterances.parquet"
         self.summary_path = self.root / "summary.json"
@@ -68,6 +73,7 @@ class RunDirectory:
         try:
             self.clips.mkdir(parents=True, exist_ok=True)
             self.items.mkdir(parents=True, exist_ok=True)
+            self.synth.mkdir(parents=True, exist_ok=True)
             probe = self.root / ".write-probe"
             probe.write_bytes(b"ok")
             probe.unlink()
@@ -105,6 +111,16 @@ class RunDirectory:
 
     def write_record(self, record: dict) -> None:
         write_json_atomic(self.record_path(record["item_id"]), record)
+
+    def synth_path(self, synth_key: str) -> Path:
+        return self.synth / f"{synth_key}.json"
+
+    def read_synth(self, synth_key: str) -> dict | None:
+        path = self.synth_path(synth_key)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def write_synth(self, synth_key: str, result: dict) -> None:
+        write_json_atomic(self.synth_path(synth_key), result)
 
     def write_table(self, records: list[dict]) -> pd.DataFrame:
         table = pd.DataFrame(records)

@@ -16,14 +16,17 @@ from rvcbench.adapters.registry import build_registry, create_adapter
 from rvcbench.data import load_dataset
 from rvcbench.environment import describe_environment, resolve_device
 from rvcbench.errors import UnknownNameError
+from rvcbench.perturb import DatasetVoices, PerturbedInputs
 from rvcbench.plan import plan_items
 from rvcbench.results import RunDirectory
 from rvcbench.scoring.engine import score_records
 from rvcbench.scoring.registry import PROFILES, SCORERS
-from rvcbench.summary import summarize_records
+from rvcbench.summary import known_metrics, summarize_records
 from rvcbench.synthesis import synthesize
+from rvcbench.tasks import DEFAULT_TASK, load_tasks
 
 BYTES_PER_CLIP_ESTIMATE = 24000 * 2 * 30  # 30 s of 24 kHz 16-bit audio: generous
+SHARED_INPUTS_DIR = "_inputs"  # beside the run directories: perturbed inputs shared by every model
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,7 @@ class RunConfig:
     limit: int | None = None
     device: str = "auto"
     batch_size: int | None = None
-    task: str = "default"
-    condition: str = "clean"
+    task: str = DEFAULT_TASK  # `default` (clean only), a task name, comma-separated names, or `all`
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class RunOutcome:
 def default_run_dir(config: RunConfig) -> Path:
     data = Path(config.data).name if Path(config.data).is_dir() else config.data.replace(":", "-")
     suffix = f"-limit{config.limit}" if config.limit else ""
-    return Path("runs") / f"{config.model}__{data}__{config.profile}__seed{config.seed}{suffix}"
+    task = "" if config.task == DEFAULT_TASK else f"__{config.task.replace(',', '+')}"
+    return Path("runs") / f"{config.model}__{data}__{config.profile}__seed{config.seed}{task}{suffix}"
 
 
 def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: bool = True) -> RunOutcome:
@@ -61,10 +64,11 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     registry = build_registry()
     adapter = create_adapter(config.model, registry)
     scorers = [SCORERS.get(name)() for name in PROFILES[config.profile]]
+    all_metas = [SCORERS.get(name).meta for name in sorted({n for p in PROFILES.values() for n in p})]
+    tasks = load_tasks(config.task, set(known_metrics(all_metas)))
     dataset = load_dataset(config.data)
-    items = plan_items(dataset, model=config.model, adapter_version=adapter.version, seed=config.seed,
-                       task=config.task, condition=config.condition, limit=config.limit,
-                       output_depends_on_target=adapter.needs_target_audio)
+    items = plan_items(dataset, tasks, model=config.model, adapter_version=adapter.version, seed=config.seed,
+                       limit=config.limit, output_depends_on_target=adapter.needs_target_audio)
     device = resolve_device(config.device)
     run_dir = RunDirectory(out_dir or default_run_dir(config))
     run_config = {
@@ -74,6 +78,9 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
                     "pairs": len(dataset.manifest), "fingerprint": dataset.fingerprint},
         "dataset_fingerprint": dataset.fingerprint,
         "scorers": [_meta_dict(s.meta) for s in scorers],
+        "tasks": {t.name: {"family": t.family, "applies_to": t.applies_to, "metrics": list(t.metrics),
+                           "conditions": {c.name: [st.as_dict() for st in c.steps] for c in t.conditions}}
+                  for t in tasks},
         "environment": describe_environment(device),
     }
     run_dir.prepare(run_config, expected_bytes=len(items) * BYTES_PER_CLIP_ESTIMATE)
@@ -92,7 +99,9 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
                 bar.set_postfix(failed=failures)
                 bar.update(1)
 
-            synthesize(adapter, to_synthesize, run_dir, model=config.model, batch_size=batch_size, on_item=tick)
+            inputs = PerturbedInputs(run_dir.root.parent / SHARED_INPUTS_DIR, run_dir.inputs, DatasetVoices(dataset))
+            synthesize(adapter, to_synthesize, run_dir, model=config.model, batch_size=batch_size, inputs=inputs,
+                       on_item=tick)
     del adapter
 
     records = [run_dir.read_record(it.item_id) for it in items]
@@ -104,9 +113,9 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
             score_records(scorers, to_score, {it.item_id: it for it in items}, run_dir, on_batch=bar.update)
         records = [run_dir.read_record(it.item_id) for it in items]
 
-    summary = summarize_records(records, [s.meta for s in scorers], seed=config.seed)
+    summary = summarize_records(records, [s.meta for s in scorers], seed=config.seed, tasks=tasks)
     summary.update({"run": {k: run_config[k] for k in ("model", "adapter", "dataset", "profile", "seed", "limit",
-                                                       "task", "device", "scorers", "environment")}})
+                                                       "task", "tasks", "device", "scorers", "environment")}})
     run_dir.write_table(records)
     run_dir.write_summary(summary)
     scored = len(to_score) if scorers else 0

@@ -1,8 +1,14 @@
 """Turn a run's per-utterance records into its summary: every metric with mean, 95% CI, n, failures.
 
-Failed items stay in the denominator's bookkeeping: for each metric, `n` counts the items that have
-a value and `failures` the planned items that do not (synthesis failed, output rejected, or the
-scorer failed), so `n + failures` = items planned.
+Failed items stay in the bookkeeping: for each metric, `n` counts the items that have a value and
+`failures` the planned items that do not (synthesis failed, output rejected, or the scorer failed),
+so `n + failures` = items planned. Items whose condition could not run here are `unavailable`: listed
+with the reason, not counted against the model.
+
+Per task, each condition is compared with the task's `clean` condition on the same pairs:
+- paired difference of each metric: mean over pairs of (condition − clean), paired bootstrap CI;
+- headline SIM retention = mean SIM(condition) / mean SIM(clean), over pairs scored in both;
+- headline WER increase (points) = 100 × (corpus WER(condition) − corpus WER(clean)), same pairs.
 """
 
 from __future__ import annotations
@@ -12,14 +18,34 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from rvcbench.scoring.aggregate import CI_LEVEL, N_RESAMPLES, summarize_mean, summarize_ratio
+from rvcbench.scoring.aggregate import (
+    CI_LEVEL,
+    N_RESAMPLES,
+    summarize_mean,
+    summarize_paired_difference,
+    summarize_paired_ratio_difference,
+    summarize_paired_ratio_of_means,
+    summarize_ratio,
+)
 from rvcbench.scoring.contract import ScorerMeta
+from rvcbench.tasks import CLEAN, DEFAULT_TASK, Task
 
 # Corpus-level ratios computed from per-utterance counts the ASR scorer records.
 CORPUS_RATIOS = {
     "wer_corpus": ("wer_errors", "wer_ref_words", "corpus WER: Σ word errors / Σ reference words"),
     "cer_corpus": ("cer_errors", "cer_ref_chars", "corpus CER: Σ character errors / Σ reference characters"),
 }
+RTF_DESCRIPTION = "real-time factor: synthesis seconds / audio seconds (model loading excluded)"
+
+
+def known_metrics(scorer_metas: list[ScorerMeta]) -> dict[str, tuple[bool, str]]:
+    """Every reportable metric → (higher is better, description)."""
+    known = {m.name: (m.higher_is_better, m.description) for meta in scorer_metas for m in meta.metrics
+             if not m.auxiliary}
+    for name, (_, _, description) in CORPUS_RATIOS.items():
+        known[name] = (False, description)
+    known["rtf"] = (False, RTF_DESCRIPTION)
+    return known
 
 
 def _column(table: pd.DataFrame, name: str) -> np.ndarray:
@@ -28,51 +54,116 @@ def _column(table: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=np.float64)
 
 
-def summarize_records(records: list[dict], scorer_metas: list[ScorerMeta], seed: int) -> dict:
+def summarize_metric(table: pd.DataFrame, name: str, seed: int) -> dict:
+    if name in CORPUS_RATIOS:
+        num, den, _ = CORPUS_RATIOS[name]
+        return summarize_ratio(_column(table, num), _column(table, den), seed).to_dict()
+    return summarize_mean(_column(table, name), seed).to_dict()
+
+
+def explode_memberships(records: list[dict]) -> pd.DataFrame:
+    """One row per (item, task, condition) the item belongs to."""
+    rows = [{**r, "task": task, "condition": condition}
+            for r in records for task, condition in r.get("memberships", [[DEFAULT_TASK, CLEAN]])]
+    return pd.DataFrame(rows)
+
+
+def summarize_records(records: list[dict], scorer_metas: list[ScorerMeta], seed: int,
+                      tasks: list[Task] | None = None) -> dict:
+    """Top-level metrics over clean items (each item once); per-task condition tables when tasks ran."""
     table = pd.DataFrame(records)
-    metrics: dict[str, dict] = {}
-    for meta in scorer_metas:
-        for metric in meta.metrics:
-            if metric.auxiliary:
-                continue
-            summary = summarize_mean(_column(table, metric.name), seed)
-            metrics[metric.name] = {**summary.to_dict(), "higher_is_better": metric.higher_is_better,
-                                    "scorer": meta.name, "description": metric.description}
-            if metric.name in ("wer", "cer"):
-                name = f"{metric.name}_corpus"
-                num, den, description = CORPUS_RATIOS[name]
-                ratio = summarize_ratio(_column(table, num), _column(table, den), seed)
-                metrics[name] = {**ratio.to_dict(), "higher_is_better": False, "scorer": meta.name,
-                                 "description": description}
-    rtf = summarize_mean(_column(table, "rtf"), seed)
-    metrics["rtf"] = {**rtf.to_dict(), "higher_is_better": False, "scorer": "runner",
-                      "description": "real-time factor: synthesis seconds / audio seconds (model loading excluded)"}
+    is_clean = [any(c == CLEAN for _, c in r.get("memberships", [[DEFAULT_TASK, CLEAN]])) for r in records]
+    clean = table[is_clean] if len(table) else table
+    metrics = {}
+    for name, (higher, description) in known_metrics(scorer_metas).items():
+        if name != "rtf" and not scorer_metas:
+            continue
+        metrics[name] = {**summarize_metric(clean, name, seed), "higher_is_better": higher,
+                         "description": description}
+    summary = {**_counts(table), "metrics": metrics,
+               "statistics": {"ci": f"{CI_LEVEL:.0%} percentile bootstrap over utterances (paired over pairs for "
+                                    "differences to clean)", "resamples": N_RESAMPLES, "seed": seed}}
+    real_tasks = [t for t in tasks or [] if t.name != DEFAULT_TASK]
+    if real_tasks:
+        exploded = explode_memberships(records)
+        summary["tasks"] = {t.name: summarize_task(exploded[exploded.task == t.name], t, seed) for t in real_tasks}
+    return summary
+
+
+def _counts(table: pd.DataFrame) -> dict:
     statuses = Counter(table["status"]) if len(table) else Counter()
-    failed = table[table["status"] == "failed"] if len(table) else table
-    reasons = Counter(f"{r.error_type}: {r.error_message}" for r in failed.itertuples()) if len(failed) else Counter()
-    return {
-        "items": int(len(table)),
-        "ok": int(statuses.get("ok", 0)),
-        "failed": int(statuses.get("failed", 0)),
-        "failure_reasons": dict(reasons.most_common()),
-        "metrics": metrics,
-        "statistics": {"ci": f"{CI_LEVEL:.0%} percentile bootstrap over utterances", "resamples": N_RESAMPLES,
-                       "seed": seed},
-    }
+    bad = table[table["status"] != "ok"] if len(table) else table
+    reasons = Counter(f"{r.error_type}: {r.error_message}" for r in bad.itertuples()) if len(bad) else Counter()
+    return {"items": int(len(table)), "ok": int(statuses.get("ok", 0)), "failed": int(statuses.get("failed", 0)),
+            "unavailable": int(statuses.get("unavailable", 0)), "failure_reasons": dict(reasons.most_common())}
+
+
+def summarize_task(table: pd.DataFrame, task: Task, seed: int) -> dict:
+    clean = table[table.condition == CLEAN].set_index("pair_id")
+    conditions = {}
+    for condition in task.conditions:
+        rows = table[table.condition == condition.name].set_index("pair_id")
+        unavailable = rows[rows.status == "unavailable"] if len(rows) else rows
+        entry: dict = {"steps": [s.as_dict() for s in condition.steps], **_counts(rows.reset_index())}
+        if len(rows) and len(unavailable) == len(rows):
+            entry.update(available=False, reason=str(unavailable.error_message.mode().iloc[0]))
+            conditions[condition.name] = entry
+            continue
+        entry["available"] = True
+        entry["metrics"] = {m: summarize_metric(rows, m, seed) for m in task.metrics}
+        paired = clean.reindex(rows.index)
+        entry["vs_clean"] = {m: _paired_difference(rows, paired, m, seed) for m in task.metrics}
+        entry["headline"] = {
+            "sim_retention": summarize_paired_ratio_of_means(_column(rows, "sim"), _column(paired, "sim"),
+                                                             seed).to_dict(),
+            "wer_increase_points": {k: (v * 100 if isinstance(v, float) and k in ("mean", "ci_low", "ci_high")
+                                        else v)
+                                    for k, v in _paired_difference(rows, paired, "wer_corpus", seed).items()},
+        }
+        conditions[condition.name] = entry
+    return {"family": task.family, "applies_to": task.applies_to, "description": task.description,
+            "metrics": list(task.metrics), "conditions": conditions}
+
+
+def _paired_difference(rows: pd.DataFrame, clean: pd.DataFrame, metric: str, seed: int) -> dict:
+    if metric in CORPUS_RATIOS:
+        num, den, _ = CORPUS_RATIOS[metric]
+        return summarize_paired_ratio_difference(_column(rows, num), _column(rows, den), _column(clean, num),
+                                                 _column(clean, den), seed).to_dict()
+    return summarize_paired_difference(_column(rows, metric), _column(clean, metric), seed).to_dict()
 
 
 def format_summary(summary: dict, title: str = "") -> str:
-    """The summary as a fixed-width table for the terminal."""
+    """The summary as fixed-width tables for the terminal."""
     lines = [title] if title else []
-    lines.append(f"items: {summary['items']}  ok: {summary['ok']}  failed: {summary['failed']}")
+    lines.append(f"items: {summary['items']}  ok: {summary['ok']}  failed: {summary['failed']}"
+                 + (f"  unavailable: {summary['unavailable']}" if summary.get("unavailable") else ""))
     header = f"{'metric':<14}{'mean':>10}  {'95% CI':<21}{'n':>6}{'failures':>10}  better"
     lines += [header, "-" * len(header)]
     for name, m in summary["metrics"].items():
-        ci = f"[{m['ci_low']:.4g}, {m['ci_high']:.4g}]" if np.isfinite(m["mean"]) else "-"
-        mean = f"{m['mean']:.4g}" if np.isfinite(m["mean"]) else "nan"
         better = "higher" if m["higher_is_better"] else "lower"
-        lines.append(f"{name:<14}{mean:>10}  {ci:<21}{m['n']:>6}{m['failures']:>10}  {better}")
+        lines.append(f"{name:<14}{_num(m['mean']):>10}  {_ci(m):<21}{m['n']:>6}{m['failures']:>10}  {better}")
+    for task_name, task in summary.get("tasks", {}).items():
+        lines += ["", f"task {task_name} ({task['family']}, transforms the {task['applies_to']}): "
+                      "SIM retention and WER increase vs clean, same pairs"]
+        head = f"{'condition':<34}{'SIM ret.':>9}  {'95% CI':<17}{'ΔWER pts':>9}  {'95% CI':<17}{'n':>4}{'fail':>5}"
+        lines += [head, "-" * len(head)]
+        for name, c in task["conditions"].items():
+            if not c["available"]:
+                lines.append(f"{name:<34}unavailable: {c['reason']}")
+                continue
+            ret, dwer = c["headline"]["sim_retention"], c["headline"]["wer_increase_points"]
+            lines.append(f"{name[:33]:<34}{_num(ret['mean']):>9}  {_ci(ret):<17}{_num(dwer['mean']):>9}  "
+                         f"{_ci(dwer):<17}{ret['n']:>4}{c['failed']:>5}")
     if summary["failure_reasons"]:
-        lines.append("failures by reason:")
+        lines.append("failures and unavailable items by reason:")
         lines += [f"  {count} × {reason}" for reason, count in list(summary["failure_reasons"].items())[:10]]
     return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}" if np.isfinite(value) else "nan"
+
+
+def _ci(m: dict) -> str:
+    return f"[{m['ci_low']:.4g}, {m['ci_high']:.4g}]" if np.isfinite(m["mean"]) else "-"

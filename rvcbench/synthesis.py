@@ -1,7 +1,9 @@
 """Run an adapter over work items: batches, timing, output checks, failure records, atomic writes.
 
+Items that share a synthesis (same `synth_key`, different output transforms) are synthesized once.
 Timing covers `clone` calls only (model loading is excluded); a batch's time is shared equally by
-its items. RTF = synthesis seconds / seconds of audio produced.
+its items. RTF = synthesis seconds / seconds of audio produced. A condition whose transform cannot
+run here marks its items `unavailable` with the reason: reported, never blamed on the model.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
 from rvcbench.audio import duration_seconds, load_audio, save_audio
+from rvcbench.perturb import PerturbedInputs, apply_audio_steps, apply_text_steps
 from rvcbench.plan import WorkItem, batches_by_text_length
 from rvcbench.results import RunDirectory
+from rvcbench.transforms.base import Audio, TransformUnavailable
 
 MAX_LENGTH_RATIO = 4.0  # a clip longer than 4× the expected duration is a failure (runaway generation)
 SILENCE_PEAK = 1e-4
@@ -46,96 +51,169 @@ def check_waveform(wav: object, sample_rate: int, expected_seconds: float) -> np
     return wav.astype(np.float32)
 
 
-def make_request(item: WorkItem, with_target: bool) -> CloneRequest:
-    prompt, prompt_sr = load_audio(item.prompt_path)
-    target, target_sr = load_audio(item.target_path) if with_target else (None, None)
-    return CloneRequest(
-        pair_id=item.pair_id, prompt_audio=prompt, prompt_sample_rate=prompt_sr, prompt_text=item.prompt_text,
-        prompt_language=item.prompt_language, target_text=item.target_text,
-        target_language=item.target_language, seed=item.seed, target_audio=target, target_sample_rate=target_sr,
-    )
+@dataclass
+class SynthesisContext:
+    adapter: VoiceCloner
+    run_dir: RunDirectory
+    model: str
+    inputs: PerturbedInputs
+    on_item: Callable[[dict], None]
 
 
 def base_record(item: WorkItem, model: str) -> dict:
     return {
-        "item_id": item.item_id, "pair_id": item.pair_id, "speaker_id": item.speaker_id, "model": model,
-        "task": item.task, "condition": item.condition, "seed": item.seed, "target_text": item.target_text,
-        "target_language": item.target_language, "expected_seconds": item.expected_seconds, **item.extras,
+        "item_id": item.item_id, "synth_key": item.synth_key, "pair_id": item.pair_id,
+        "speaker_id": item.speaker_id, "model": model,
+        "memberships": [list(m) for m in item.memberships], "seed": item.seed,
+        "perturbation_seed": item.perturbation_seed, "target_text": item.target_text,
+        "target_language": item.target_language, "expected_seconds": item.expected_seconds,
+        "prompt_steps": [s.as_dict() for s in item.prompt_steps], "text_steps": [s.as_dict() for s in item.text_steps],
+        "output_steps": [s.as_dict() for s in item.output_steps], **item.extras,
     }
 
 
-def failure_record(item: WorkItem, model: str, stage: str, error_type: str, message: str) -> dict:
-    return {**base_record(item, model), "status": "failed", "failure_stage": stage,
+def failure_record(item: WorkItem, model: str, stage: str, error_type: str, message: str,
+                   status: str = "failed") -> dict:
+    return {**base_record(item, model), "status": status, "failure_stage": stage,
             "error_type": error_type, "error_message": message, "scored": False}
 
 
-def _clone_timed(adapter: VoiceCloner, requests: list[CloneRequest]) -> tuple[list, float]:
-    start = time.perf_counter()
-    outputs = adapter.clone(requests)
-    elapsed = time.perf_counter() - start
-    if len(outputs) != len(requests):
-        raise OutputRejected(f"adapter returned {len(outputs)} outputs for {len(requests)} requests")
-    return outputs, elapsed
-
-
 def synthesize(adapter: VoiceCloner, items: list[WorkItem], run_dir: RunDirectory, *, model: str,
-               batch_size: int, on_item: Callable[[dict], None] = lambda record: None) -> None:
-    """Synthesize every item and write its clip and record; failures are recorded, never raised.
+               batch_size: int, inputs: PerturbedInputs,
+               on_item: Callable[[dict], None] = lambda record: None) -> None:
+    """Make every item's clip and record; failures are recorded, never raised.
 
     A batch whose `clone` call raises is retried item by item, so one bad item fails alone.
     """
-    for batch in batches_by_text_length(items, batch_size):
+    ctx = SynthesisContext(adapter, run_dir, model, inputs, on_item)
+    groups: dict[str, list[WorkItem]] = {}
+    for item in items:
+        groups.setdefault(item.synth_key, []).append(item)
+    to_make = []
+    for key, members in groups.items():
+        if run_dir.read_synth(key) is None:
+            to_make.append(members[0])
+        else:
+            _finish_group(ctx, members)
+    for batch in batches_by_text_length(to_make, batch_size):
         runnable = []
         for item in batch:
             if adapter.supports_language(item.target_language):
                 runnable.append(item)
             else:
-                record = failure_record(item, model, "synthesis", "UnsupportedLanguage",
-                                        f"unsupported language: {item.target_language}")
-                run_dir.write_record(record)
-                on_item(record)
+                _write_synth(ctx, item, {"status": "failed", "failure_stage": "synthesis",
+                                         "error_type": "UnsupportedLanguage",
+                                         "error_message": f"unsupported language: {item.target_language}"})
+                _finish_group(ctx, groups[item.synth_key])
         if runnable:
-            _synthesize_batch(adapter, runnable, run_dir, model, on_item)
+            _synthesize_batch(ctx, runnable)
+            for item in runnable:
+                _finish_group(ctx, groups[item.synth_key])
 
 
-def _synthesize_batch(adapter: VoiceCloner, batch: list[WorkItem], run_dir: RunDirectory, model: str,
-                      on_item: Callable[[dict], None]) -> None:
-    requests = [make_request(item, adapter.needs_target_audio) for item in batch]
-    try:
-        outputs, elapsed = _clone_timed(adapter, requests)
-    except Exception as exc:  # noqa: BLE001 — any adapter error becomes a recorded failure, never a crash
-        if len(batch) > 1:
-            for item in batch:
-                _synthesize_batch(adapter, [item], run_dir, model, on_item)
-            return
-        record = failure_record(batch[0], model, "synthesis", type(exc).__name__, _short_message(exc))
-        record["traceback"] = traceback.format_exc(limit=8)
-        run_dir.write_record(record)
-        on_item(record)
-        return
-    share = elapsed / len(batch)
-    for item, output in zip(batch, outputs, strict=True):
-        on_item(_finish_item(adapter, item, output, share, run_dir, model))
-
-
-def _finish_item(adapter: VoiceCloner, item: WorkItem, output: object, seconds: float,
-                 run_dir: RunDirectory, model: str) -> dict:
-    if isinstance(output, CloneFailure):
-        record = failure_record(item, model, "synthesis", "CloneFailure", output.reason)
+def _make_request(ctx: SynthesisContext, item: WorkItem) -> tuple[CloneRequest, str | None]:
+    """The adapter's request, with the condition's prompt/text transforms applied."""
+    prompt_file = None
+    if item.prompt_steps:
+        prompt, prompt_file = ctx.inputs.prompt(item.prompt_path, item.prompt_sha256, item.prompt_steps,
+                                                item.perturbation_seed, item.speaker_id)
     else:
+        prompt = Audio(*load_audio(item.prompt_path))
+    text = item.target_text
+    if item.text_steps:
+        text = apply_text_steps(text, item.text_steps, item.perturbation_seed,
+                                ctx.inputs.voices.context_for(item.speaker_id))
+    target, target_sr = load_audio(item.target_path) if ctx.adapter.needs_target_audio else (None, None)
+    request = CloneRequest(
+        pair_id=item.pair_id, prompt_audio=prompt.wav, prompt_sample_rate=prompt.sample_rate,
+        prompt_text=item.prompt_text, prompt_language=item.prompt_language, target_text=text,
+        target_language=item.target_language, seed=item.seed, target_audio=target, target_sample_rate=target_sr,
+    )
+    return request, prompt_file
+
+
+def _synthesize_batch(ctx: SynthesisContext, batch: list[WorkItem]) -> None:
+    requests, ready = [], []
+    for item in batch:
         try:
-            wav = check_waveform(output, adapter.sample_rate, item.expected_seconds)
-        except OutputRejected as exc:
-            record = failure_record(item, model, "output check", "OutputRejected", str(exc))
-        else:
-            clip = run_dir.clip_path(item.item_id)
-            save_audio(clip, wav, adapter.sample_rate)
-            audio_seconds = duration_seconds(wav, adapter.sample_rate)
-            record = {**base_record(item, model), "status": "ok", "clip_file": f"clips/{clip.name}",
-                      "sample_rate": adapter.sample_rate, "audio_seconds": audio_seconds,
-                      "synth_seconds": seconds, "rtf": seconds / audio_seconds, "scored": False}
-    run_dir.write_record(record)
-    return record
+            request, prompt_file = _make_request(ctx, item)
+        except TransformUnavailable as exc:
+            _write_synth(ctx, item, {"status": "unavailable", "failure_stage": "input transform",
+                                     "error_type": "TransformUnavailable", "error_message": str(exc)})
+            continue
+        requests.append(request)
+        ready.append((item, prompt_file, request.target_text))
+    if not ready:
+        return
+    try:
+        start = time.perf_counter()
+        outputs = ctx.adapter.clone(requests)
+        elapsed = time.perf_counter() - start
+        if len(outputs) != len(requests):
+            raise OutputRejected(f"adapter returned {len(outputs)} outputs for {len(requests)} requests")
+    except Exception as exc:  # noqa: BLE001 — any adapter error becomes a recorded failure, never a crash
+        if len(ready) > 1:
+            for item, _, _ in ready:
+                _synthesize_batch(ctx, [item])
+            return
+        _write_synth(ctx, ready[0][0], {"status": "failed", "failure_stage": "synthesis",
+                                        "error_type": type(exc).__name__, "error_message": _short_message(exc),
+                                        "traceback": traceback.format_exc(limit=8)})
+        return
+    share = elapsed / len(ready)
+    for (item, prompt_file, text), output in zip(ready, outputs, strict=True):
+        _write_synth(ctx, item, _check_output(ctx, item, output, share, prompt_file, text))
+
+
+def _check_output(ctx: SynthesisContext, item: WorkItem, output: object, seconds: float,
+                  prompt_file: str | None, text: str) -> dict:
+    inputs = {"prompt_input_file": f"inputs/{prompt_file}" if prompt_file else None, "synth_text": text}
+    if isinstance(output, CloneFailure):
+        return {**inputs, "status": "failed", "failure_stage": "synthesis", "error_type": "CloneFailure",
+                "error_message": output.reason}
+    sample_rate = ctx.adapter.sample_rate
+    try:
+        wav = check_waveform(output, sample_rate, item.expected_seconds)
+    except OutputRejected as exc:
+        return {**inputs, "status": "failed", "failure_stage": "output check", "error_type": "OutputRejected",
+                "error_message": str(exc)}
+    clip = ctx.run_dir.clip_path(item.synth_key)
+    save_audio(clip, wav, sample_rate)
+    audio_seconds = duration_seconds(wav, sample_rate)
+    return {**inputs, "status": "ok", "synth_clip_file": f"clips/{clip.name}", "synth_sample_rate": sample_rate,
+            "audio_seconds": audio_seconds, "synth_seconds": seconds, "rtf": seconds / audio_seconds}
+
+
+def _write_synth(ctx: SynthesisContext, item: WorkItem, result: dict) -> None:
+    ctx.run_dir.write_synth(item.synth_key, result)
+
+
+def _finish_group(ctx: SynthesisContext, members: list[WorkItem]) -> None:
+    """Write the record of every item sharing one synthesis, applying each item's output transforms."""
+    synth = ctx.run_dir.read_synth(members[0].synth_key)
+    for item in members:
+        if ctx.run_dir.read_record(item.item_id) is not None:
+            continue
+        record = {**base_record(item, ctx.model), **synth, "scored": False}
+        if synth["status"] == "ok":
+            record.update(_apply_output_steps(ctx, item, synth))
+        ctx.run_dir.write_record(record)
+        ctx.on_item(record)
+
+
+def _apply_output_steps(ctx: SynthesisContext, item: WorkItem, synth: dict) -> dict:
+    if not item.output_steps:
+        return {"clip_file": synth["synth_clip_file"], "sample_rate": synth["synth_sample_rate"]}
+    clip = Audio(*load_audio(ctx.run_dir.root / synth["synth_clip_file"]))
+    try:
+        out = apply_audio_steps(clip, item.output_steps, item.perturbation_seed,
+                                ctx.inputs.voices.context_for(item.speaker_id))
+    except TransformUnavailable as exc:
+        return {"status": "unavailable", "failure_stage": "output transform", "error_type": "TransformUnavailable",
+                "error_message": str(exc)}
+    path = ctx.run_dir.clip_path(item.item_id)
+    save_audio(path, out.wav, out.sample_rate)
+    return {"clip_file": f"clips/{path.name}", "sample_rate": out.sample_rate}
 
 
 def _short_message(exc: BaseException) -> str:

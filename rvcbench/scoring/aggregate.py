@@ -64,3 +64,45 @@ def summarize_ratio(numerators: np.ndarray, denominators: np.ndarray, seed: int,
     draws = num[idx].sum(axis=1) / np.maximum(den[idx].sum(axis=1), 1e-12)
     low, high = _percentile_ci(draws, level)
     return MetricSummary(float(num.sum() / den.sum()), low, high, int(num.size), failures)
+
+
+def _paired(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    return a[ok], b[ok], int(a.size - ok.sum())
+
+
+def summarize_paired_difference(a: np.ndarray, b: np.ndarray, seed: int) -> MetricSummary:
+    """Mean of a − b over pairs where both are finite (paired bootstrap over pairs)."""
+    a, b, failures = _paired(a, b)
+    summary = summarize_mean(a - b, seed)
+    return MetricSummary(summary.mean, summary.ci_low, summary.ci_high, summary.n, failures)
+
+
+def summarize_paired_ratio_of_means(a: np.ndarray, b: np.ndarray, seed: int, *,
+                                    n_resamples: int = N_RESAMPLES, level: float = CI_LEVEL) -> MetricSummary:
+    """mean(a) / mean(b) over pairs where both are finite, CI by resampling pairs (e.g. SIM retention)."""
+    a, b, failures = _paired(a, b)
+    if a.size == 0 or b.mean() == 0:
+        return MetricSummary(float("nan"), float("nan"), float("nan"), int(a.size), failures)
+    idx = np.random.default_rng(seed).integers(0, a.size, size=(n_resamples, a.size))
+    draws = a[idx].mean(axis=1) / b[idx].mean(axis=1)
+    low, high = _percentile_ci(draws, level)
+    return MetricSummary(float(a.mean() / b.mean()), low, high, int(a.size), failures)
+
+
+def summarize_paired_ratio_difference(num_a: np.ndarray, den_a: np.ndarray, num_b: np.ndarray, den_b: np.ndarray,
+                                      seed: int, *, n_resamples: int = N_RESAMPLES,
+                                      level: float = CI_LEVEL) -> MetricSummary:
+    """Σnum_a/Σden_a − Σnum_b/Σden_b over pairs where all four are finite (e.g. corpus WER increase)."""
+    arrays = [np.asarray(x, dtype=np.float64) for x in (num_a, den_a, num_b, den_b)]
+    ok = np.logical_and.reduce([np.isfinite(x) for x in arrays])
+    failures = int(ok.size - ok.sum())
+    na, da, nb, db = (x[ok] for x in arrays)
+    if na.size == 0 or da.sum() <= 0 or db.sum() <= 0:
+        return MetricSummary(float("nan"), float("nan"), float("nan"), int(na.size), failures)
+    idx = np.random.default_rng(seed).integers(0, na.size, size=(n_resamples, na.size))
+    draws = (na[idx].sum(axis=1) / np.maximum(da[idx].sum(axis=1), 1e-12)
+             - nb[idx].sum(axis=1) / np.maximum(db[idx].sum(axis=1), 1e-12))
+    low, high = _percentile_ci(draws, level)
+    return MetricSummary(float(na.sum() / da.sum() - nb.sum() / db.sum()), low, high, int(na.size), failures)

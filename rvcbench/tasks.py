@@ -1,0 +1,177 @@
+"""Task specs: `tasks/<family>/<name>.yaml` files that compose transforms into a grid of conditions.
+
+    name: noisy-reference
+    family: input                 # input | generation | output | perturbation
+    description: ...
+    applies_to: prompt            # what the transforms change: prompt | output | text
+    metrics: [sim, wer_corpus]    # the metrics this task reports (headline first)
+    conditions:
+      - grid:                     # every combination of the listed values
+          transform: add_noise
+          params: {noise: [white, pink], snr_db: [20, 10]}
+      - name: mp3-32kbps          # or one named chain of steps
+        steps:
+          - {transform: mp3, bitrate_kbps: 32}
+
+Every task also runs the `clean` condition (no transform), so degradation is measured on the same
+pairs. A spec is validated completely before anything runs; every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from rvcbench.errors import RvcbenchError, UnknownNameError
+
+FAMILIES = ("input", "generation", "output", "perturbation")
+APPLIES_TO = ("prompt", "output", "text")
+CLEAN = "clean"
+DEFAULT_TASK = "default"  # every pair, clean only: what `rvcbench run` does without --task
+TOP_LEVEL_KEYS = {"name", "family", "description", "applies_to", "metrics", "conditions"}
+
+
+class TaskSpecError(RvcbenchError):
+    """A task spec is malformed; the message names the file, the key and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Step:
+    transform: str
+    params: tuple[tuple[str, object], ...]  # sorted (name, value) pairs: hashable, ordered
+
+    def as_dict(self) -> dict:
+        return {"transform": self.transform, **dict(self.params)}
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def is_clean(self) -> bool:
+        return not self.steps
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    family: str
+    description: str
+    applies_to: str
+    metrics: tuple[str, ...]
+    conditions: tuple[Condition, ...]  # `clean` first
+    source: Path | None = field(default=None, compare=False)
+
+
+def default_task() -> Task:
+    return Task(DEFAULT_TASK, "input", "every pair of the dataset, clean", "prompt", (), (Condition(CLEAN),))
+
+
+def tasks_dir() -> Path:
+    """The checkout's `tasks/` folder, or the folder named by RVCBENCH_TASKS_PATH."""
+    return Path(os.environ.get("RVCBENCH_TASKS_PATH") or Path(__file__).resolve().parents[1] / "tasks")
+
+
+def discover_tasks(root: Path | None = None) -> dict[str, Path]:
+    """Task name → spec file, from `<root>/<family>/<name>.yaml`."""
+    root = root or tasks_dir()
+    return {p.stem: p for p in sorted(root.glob("*/*.yaml"))}
+
+
+def load_tasks(selection: str, known_metrics: set[str], root: Path | None = None) -> list[Task]:
+    """`default`, `all`, or comma-separated task names → validated tasks."""
+    if selection == DEFAULT_TASK:
+        return [default_task()]
+    available = discover_tasks(root)
+    names = list(available) if selection == "all" else [n.strip() for n in selection.split(",") if n.strip()]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise UnknownNameError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(available) or '(none)'}")
+    return [load_task(available[n], known_metrics) for n in names]
+
+
+def load_task(path: Path, known_metrics: set[str]) -> Task:
+    import rvcbench.transforms.library  # noqa: F401 — registers every transform
+    from rvcbench.transforms.base import TRANSFORMS
+
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise TaskSpecError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(spec, dict):
+        raise TaskSpecError(f"{path}: a task spec is a mapping with keys {sorted(TOP_LEVEL_KEYS)}")
+    where = str(path)
+    extra = set(spec) - TOP_LEVEL_KEYS
+    if extra:
+        raise TaskSpecError(f"{where}: unknown key(s) {sorted(extra)}; allowed: {sorted(TOP_LEVEL_KEYS)}")
+    _require(spec.get("name") == path.stem, where, "name", f"must equal the file name {path.stem!r}")
+    family = spec.get("family")
+    _require(family in FAMILIES and path.parent.name == family, where, "family",
+             f"{family!r} must be one of {list(FAMILIES)} and match the folder {path.parent.name!r}")
+    applies_to = spec.get("applies_to")
+    _require(applies_to in APPLIES_TO, where, "applies_to", f"{applies_to!r} not in {list(APPLIES_TO)}")
+    metrics = spec.get("metrics") or []
+    _require(isinstance(metrics, list) and metrics, where, "metrics", "a non-empty list")
+    bad = [m for m in metrics if m not in known_metrics]
+    _require(not bad, where, "metrics", f"unknown {bad}; allowed: {sorted(known_metrics)}")
+    raw_conditions = spec.get("conditions") or []
+    _require(isinstance(raw_conditions, list) and raw_conditions, where, "conditions", "a non-empty list")
+    conditions = [Condition(CLEAN)]
+    expected_kind = "text" if applies_to == "text" else "audio"
+    for i, raw in enumerate(raw_conditions):
+        key = f"conditions[{i}]"
+        for condition in _expand(raw, f"{where}: {key}"):
+            for step in condition.steps:
+                _check_step(step, TRANSFORMS, expected_kind, f"{where}: {key}")
+            if condition.name in {c.name for c in conditions}:
+                raise TaskSpecError(f"{where}: {key}: condition name {condition.name!r} appears twice")
+            conditions.append(condition)
+    return Task(spec["name"], family, str(spec.get("description", "")).strip(), applies_to, tuple(metrics),
+                tuple(conditions), source=path)
+
+
+def _require(ok: bool, where: str, key: str, message: str) -> None:
+    if not ok:
+        raise TaskSpecError(f"{where}: key {key!r}: {message}")
+
+
+def _expand(raw: object, where: str) -> list[Condition]:
+    if not isinstance(raw, dict) or not ({"grid"} == set(raw) or {"name", "steps"} == set(raw)):
+        raise TaskSpecError(f"{where}: a condition is either {{grid: {{transform, params}}}} or {{name, steps}}")
+    if "grid" in raw:
+        grid = raw["grid"]
+        if not isinstance(grid, dict) or set(grid) - {"transform", "params"} or "transform" not in grid:
+            raise TaskSpecError(f"{where}: grid takes keys transform and params")
+        params = grid.get("params") or {}
+        names = sorted(params)
+        values = [v if isinstance(v, list) else [v] for v in (params[n] for n in names)]
+        out = []
+        for combo in itertools.product(*values):
+            step = Step(grid["transform"], tuple(zip(names, combo, strict=True)))
+            label = " ".join(f"{n}={v}" for n, v in step.params)
+            out.append(Condition(f"{grid['transform']} {label}".strip(), (step,)))
+        return out
+    steps = raw["steps"]
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) and "transform" in s for s in steps):
+        raise TaskSpecError(f"{where}: steps is a list of {{transform: NAME, <param>: value}}")
+    return [Condition(str(raw["name"]), tuple(
+        Step(s["transform"], tuple(sorted((k, v) for k, v in s.items() if k != "transform"))) for s in steps))]
+
+
+def _check_step(step: Step, transforms: dict, expected_kind: str, where: str) -> None:
+    spec = transforms.get(step.transform)
+    if spec is None:
+        allowed = sorted(n for n, t in transforms.items() if t.kind == expected_kind)
+        raise TaskSpecError(f"{where}: unknown transform {step.transform!r}; allowed: {allowed}")
+    if spec.kind != expected_kind:
+        raise TaskSpecError(f"{where}: transform {step.transform!r} changes {spec.kind}, not {expected_kind}")
+    unknown = [k for k, _ in step.params if k not in spec.parameters]
+    if unknown:
+        raise TaskSpecError(f"{where}: transform {step.transform!r} has no parameter(s) {unknown}; "
+                            f"allowed: {list(spec.parameters)}")
