@@ -1,0 +1,9 @@
+"""Every built-in transform: importing this module registers them all in `TRANSFORMS`.
+
+Heavy optional packages (PyAV for AAC) are imported inside the transforms that need them, so this
+import stays cheap and works without them.
+"""
+
+from rvcbench.transforms import codecs, interference, level, noise, protection, text, timing
+
+__all__ = ["codecs", "interference", "level", "noise", "protection", "text", "timing"]
