@@ -30,12 +30,12 @@ MIN_FREE_BYTES = 200 * 1024 * 1024
 IDENTITY_KEYS = ("model", "adapter_version", "dataset_fingerprint", "profile", "seed", "task", "limit")
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
+def write_json_atomic(path: Path, payload: Any, sort_keys: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=1, sort_keys=True, default=_json_default, allow_nan=True)
+            json.dump(payload, handle, indent=1, sort_keys=sort_keys, default=_json_default, allow_nan=True)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -138,7 +138,7 @@ class RunDirectory:
         return table
 
     def write_summary(self, summary: dict) -> None:
-        write_json_atomic(self.summary_path, summary)
+        write_json_atomic(self.summary_path, summary, sort_keys=False)  # keep the reading order (clean first)
 
     def read_summary(self) -> dict:
         if not self.summary_path.exists():

@@ -146,14 +146,14 @@ def format_summary(summary: dict, title: str = "") -> str:
     for task_name, task in summary.get("tasks", {}).items():
         lines += ["", f"task {task_name} ({task['family']}, transforms the {task['applies_to']}): "
                       "SIM retention and WER increase vs clean, same pairs"]
-        head = f"{'condition':<34}{'SIM ret.':>9}  {'95% CI':<17}{'ΔWER pts':>9}  {'95% CI':<17}{'n':>4}{'fail':>5}"
+        head = f"{'condition':<42}{'SIM ret.':>9}  {'95% CI':<17}{'ΔWER pts':>9}  {'95% CI':<17}{'n':>4}{'fail':>5}"
         lines += [head, "-" * len(head)]
         for name, c in task["conditions"].items():
             if not c["available"]:
-                lines.append(f"{name:<34}unavailable: {c['reason']}")
+                lines.append(f"{name:<42}unavailable: {c['reason']}")
                 continue
             ret, dwer = c["headline"]["sim_retention"], c["headline"]["wer_increase_points"]
-            lines.append(f"{name[:33]:<34}{_num(ret['mean']):>9}  {_ci(ret):<17}{_num(dwer['mean']):>9}  "
+            lines.append(f"{name:<42}{_num(ret['mean']):>9}  {_ci(ret):<17}{_num(dwer['mean']):>9}  "
                          f"{_ci(dwer):<17}{ret['n']:>4}{c['failed']:>5}")
     if summary["failure_reasons"]:
         lines.append("failures and unavailable items by reason:")

@@ -56,3 +56,23 @@ def test_baseline_clones_intelligibly_and_toward_the_speaker(tmp_path):
     assert metrics["wer_corpus"]["mean"] < 0.3
     assert 0.3 < metrics["sim"]["mean"] < 0.99
     assert 0 < metrics["rtf"]["mean"]
+
+
+def test_every_task_runs_end_to_end_with_the_baseline(tmp_path):
+    """All task specs, one pair, real scorers: every condition is scored or reported unavailable with a reason."""
+    outcome = run_benchmark(RunConfig(model="baseline", limit=1, device="cpu", task="all"), tmp_path / "all",
+                            progress=False)
+    tasks = outcome.summary["tasks"]
+    assert {"noisy-reference", "multi-speaker-reference", "reference-length", "text-robustness",
+            "post-processing", "protection"} <= set(tasks)
+    for name, task in tasks.items():
+        clean = task["conditions"]["clean"]
+        assert clean["headline"]["sim_retention"]["mean"] == pytest.approx(1.0), name
+        assert clean["headline"]["wer_increase_points"]["mean"] == pytest.approx(0.0), name
+        for condition, entry in task["conditions"].items():
+            if entry["available"]:
+                metric = entry["metrics"]["sim" if "sim" in entry["metrics"] else "wer_corpus"]
+                assert metric["n"] + metric["failures"] == 1, condition  # scored, or a counted failure
+            else:
+                assert entry["reason"], condition
+    assert list((outcome.run_dir / "inputs").glob("*.flac"))  # what the model received, kept with the run
