@@ -41,9 +41,11 @@ def main() -> None:
 @click.option("--task", "-t", default="default", show_default=True,
               help="`default` (every pair, clean), a task name (see `rvcbench tasks`), names joined by commas, "
                    "or `all`.")
+@click.option("--noise-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A folder of noise recordings (e.g. DEMAND, MUSAN): adds file-noise conditions to noisy-reference.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit: int | None, device: str,
-        batch_size: int | None, task: str, quiet: bool) -> None:
+        batch_size: int | None, task: str, noise_dir: str | None, quiet: bool) -> None:
     """Clone every pair of a dataset with MODEL, score the clips, print and save the summary.
 
     Rerunning the same command resumes an interrupted run; on a finished run it only prints the summary.
@@ -52,7 +54,7 @@ def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit:
     from rvcbench.summary import format_summary
 
     config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
-                       batch_size=batch_size, task=task)
+                       batch_size=batch_size, task=task, noise_dir=noise_dir)
     outcome = run_benchmark(config, out, progress=not quiet)
     title = f"{model} on {data} (scorer profile {profile}, seed {seed})"
     click.echo(format_summary(outcome.summary, title))

@@ -39,6 +39,7 @@ class RunConfig:
     device: str = "auto"
     batch_size: int | None = None
     task: str = DEFAULT_TASK  # `default` (clean only), a task name, comma-separated names, or `all`
+    noise_dir: str | None = None  # a folder of noise recordings: adds file-noise conditions to add_noise tasks
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     adapter = create_adapter(config.model, registry)
     scorers = [SCORERS.get(name)() for name in PROFILES[config.profile]]
     all_metas = [SCORERS.get(name).meta for name in sorted({n for p in PROFILES.values() for n in p})]
-    tasks = load_tasks(config.task, set(known_metrics(all_metas)))
+    tasks = load_tasks(config.task, set(known_metrics(all_metas)),
+                       noise_dir=Path(config.noise_dir).resolve() if config.noise_dir else None)
     dataset = load_dataset(config.data)
     items = plan_items(dataset, tasks, model=config.model, adapter_version=adapter.version, seed=config.seed,
                        limit=config.limit, output_depends_on_target=adapter.needs_target_audio)

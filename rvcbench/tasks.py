@@ -19,6 +19,7 @@ pairs. A spec is validated completely before anything runs; every error names th
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -84,8 +85,22 @@ def discover_tasks(root: Path | None = None) -> dict[str, Path]:
     return {p.stem: p for p in sorted(root.glob("*/*.yaml"))}
 
 
-def load_tasks(selection: str, known_metrics: set[str], root: Path | None = None) -> list[Task]:
-    """`default`, `all`, or comma-separated task names → validated tasks."""
+def with_noise_dir(task: Task, noise_dir: Path) -> Task:
+    """Add conditions mixing recordings from the user's noise folder (e.g. DEMAND, MUSAN) into the prompt,
+    at every SNR the task's `add_noise` grid already uses; tasks without `add_noise` are unchanged."""
+    snrs = sorted({dict(step.params)["snr_db"] for c in task.conditions for step in c.steps
+                   if step.transform == "add_noise"}, reverse=True)
+    extra = tuple(
+        Condition(f"add_noise noise=file:{noise_dir.name} snr_db={snr}",
+                  (Step("add_noise", (("noise", "file"), ("noise_dir", str(noise_dir)), ("snr_db", snr))),))
+        for snr in snrs
+    )
+    return dataclasses.replace(task, conditions=task.conditions + extra)
+
+
+def load_tasks(selection: str, known_metrics: set[str], root: Path | None = None,
+               noise_dir: Path | None = None) -> list[Task]:
+    """`default`, `all`, or comma-separated task names → validated tasks (plus `--noise-dir` conditions)."""
     if selection == DEFAULT_TASK:
         return [default_task()]
     available = discover_tasks(root)
@@ -93,7 +108,8 @@ def load_tasks(selection: str, known_metrics: set[str], root: Path | None = None
     unknown = [n for n in names if n not in available]
     if unknown:
         raise UnknownNameError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(available) or '(none)'}")
-    return [load_task(available[n], known_metrics) for n in names]
+    tasks = [load_task(available[n], known_metrics) for n in names]
+    return [with_noise_dir(t, noise_dir) for t in tasks] if noise_dir else tasks
 
 
 def load_task(path: Path, known_metrics: set[str]) -> Task:

@@ -42,3 +42,26 @@ def test_output_transforms_share_one_synthesis_per_pair(fixture_models, tmp_path
     assert len(table) == 2 * n_conditions
     telephone = table[table.output_steps.str.contains('"telephone"')]
     assert (telephone[telephone.status == "ok"].sample_rate == 8000).all() and len(telephone) == 2
+
+
+def test_a_user_noise_folder_adds_file_noise_conditions(fixture_models, tmp_path, monkeypatch):
+    import numpy as np
+
+    from rvcbench.audio import save_audio
+
+    monkeypatch.setenv("SLOW_ADAPTER_SECONDS", "0")
+    noise_dir = tmp_path / "my-noises"
+    rng = np.random.default_rng(0)
+    save_audio(noise_dir / "fan.wav", (0.1 * rng.standard_normal(16000 * 3)).astype(np.float32), 16000)
+    empty_dir = tmp_path / "empty-noises"
+    empty_dir.mkdir()
+    base = dict(model="slow", profile="none", device="cpu", limit=1, task="noisy-reference")
+    with_noise = run_benchmark(RunConfig(**base, noise_dir=str(noise_dir)), tmp_path / "a", progress=False)
+    conditions = with_noise.summary["tasks"]["noisy-reference"]["conditions"]
+    added = [name for name in conditions if "file:my-noises" in name]
+    assert len(added) == 4 and all(conditions[name]["available"] for name in added)
+    no_noise = run_benchmark(RunConfig(**base, noise_dir=str(empty_dir)), tmp_path / "b", progress=False)
+    conditions = no_noise.summary["tasks"]["noisy-reference"]["conditions"]
+    added = [name for name in conditions if "file:empty-noises" in name]
+    assert len(added) == 4 and not any(conditions[name]["available"] for name in added)
+    assert all(conditions[name]["reason"] for name in added)
