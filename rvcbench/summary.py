@@ -121,8 +121,41 @@ def summarize_task(table: pd.DataFrame, task: Task, seed: int) -> dict:
                                     for k, v in _paired_difference(rows, paired, "wer_corpus", seed).items()},
         }
         conditions[condition.name] = entry
-    return {"family": task.family, "applies_to": task.applies_to, "description": task.description,
-            "metrics": list(task.metrics), "conditions": conditions}
+    result = {"family": task.family, "applies_to": task.applies_to, "description": task.description,
+              "metrics": list(task.metrics), "conditions": conditions}
+    if task.group_by:
+        result["groups"] = {column: summarize_groups(clean.reset_index(), column, task.metrics, seed)
+                            for column in task.group_by}
+    return result
+
+
+def summarize_groups(table: pd.DataFrame, column: str, metrics: tuple[str, ...], seed: int) -> dict:
+    """Per-group metrics over the clean items, and per metric the gap between the best and the worst group.
+
+    The gap is direction-aware (best minus worst, so always ≥ 0); groups with no scored item are listed
+    but take no part in the gap. A dataset without the column makes the grouping unavailable.
+    """
+    if column not in table.columns:
+        return {"available": False, "reason": f"the dataset has no {column!r} column"}
+    groups = {str(value): {m: summarize_metric(rows, m, seed) for m in metrics}
+              for value, rows in table.groupby(column, sort=True)}
+    gaps = {}
+    for metric in metrics:
+        higher = metric not in CORPUS_RATIOS and metric != "rtf" and known_higher_is_better(metric)
+        means = {g: v[metric]["mean"] for g, v in groups.items() if np.isfinite(v[metric]["mean"])}
+        if len(means) >= 2:
+            best = max(means, key=means.get) if higher else min(means, key=means.get)
+            worst = min(means, key=means.get) if higher else max(means, key=means.get)
+            gaps[metric] = {"gap": abs(means[best] - means[worst]), "best_group": best, "worst_group": worst}
+    return {"available": True, "groups": groups, "worst_group_gap": gaps}
+
+
+def known_higher_is_better(metric: str) -> bool:
+    """Direction of a per-utterance metric, read from the scorers' declarations."""
+    from rvcbench.scoring.registry import PROFILES, SCORERS
+
+    metas = [SCORERS.get(n).meta for n in sorted({n for p in PROFILES.values() for n in p})]
+    return known_metrics(metas).get(metric, (True, ""))[0]
 
 
 def _paired_difference(rows: pd.DataFrame, clean: pd.DataFrame, metric: str, seed: int) -> dict:
@@ -155,6 +188,17 @@ def format_summary(summary: dict, title: str = "") -> str:
             ret, dwer = c["headline"]["sim_retention"], c["headline"]["wer_increase_points"]
             lines.append(f"{name:<42}{_num(ret['mean']):>9}  {_ci(ret):<17}{_num(dwer['mean']):>9}  "
                          f"{_ci(dwer):<17}{ret['n']:>4}{c['failed']:>5}")
+        for column, grouping in task.get("groups", {}).items():
+            if not grouping["available"]:
+                lines.append(f"groups by {column}: unavailable: {grouping['reason']}")
+                continue
+            lines.append(f"groups by {column} (clean): " + ", ".join(task["metrics"]) + " (mean, n)")
+            for group, values in grouping["groups"].items():
+                cells = "  ".join(f"{m}={_num(v['mean'])} (n={v['n']})" for m, v in values.items())
+                lines.append(f"  {group:<40}{cells}")
+            for metric, gap in grouping["worst_group_gap"].items():
+                lines.append(f"  worst-group gap in {metric}: {gap['gap']:.4g} "
+                             f"(best {gap['best_group']}, worst {gap['worst_group']})")
     if summary["failure_reasons"]:
         lines.append("failures and unavailable items by reason:")
         lines += [f"  {count} × {reason}" for reason, count in list(summary["failure_reasons"].items())[:10]]

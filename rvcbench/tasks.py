@@ -5,6 +5,7 @@
     description: ...
     applies_to: prompt            # what the transforms change: prompt | output | text
     metrics: [sim, wer_corpus]    # the metrics this task reports (headline first)
+    group_by: [accent, gender]    # optional: per-group means of the metrics and the worst-group gap
     conditions:
       - grid:                     # every combination of the listed values
           transform: add_noise
@@ -33,7 +34,7 @@ FAMILIES = ("input", "generation", "output", "perturbation")
 APPLIES_TO = ("prompt", "output", "text")
 CLEAN = "clean"
 DEFAULT_TASK = "default"  # every pair, clean only: what `rvcbench run` does without --task
-TOP_LEVEL_KEYS = {"name", "family", "description", "applies_to", "metrics", "conditions"}
+TOP_LEVEL_KEYS = {"name", "family", "description", "applies_to", "metrics", "conditions", "group_by"}
 
 
 class TaskSpecError(RvcbenchError):
@@ -67,6 +68,7 @@ class Task:
     applies_to: str
     metrics: tuple[str, ...]
     conditions: tuple[Condition, ...]  # `clean` first
+    group_by: tuple[str, ...] = ()  # manifest columns (accent, gender): per-group means and worst-group gap
     source: Path | None = field(default=None, compare=False)
 
 
@@ -136,8 +138,12 @@ def load_task(path: Path, known_metrics: set[str]) -> Task:
     _require(isinstance(metrics, list) and metrics, where, "metrics", "a non-empty list")
     bad = [m for m in metrics if m not in known_metrics]
     _require(not bad, where, "metrics", f"unknown {bad}; allowed: {sorted(known_metrics)}")
+    group_by = spec.get("group_by") or []
+    _require(isinstance(group_by, list) and all(isinstance(g, str) for g in group_by), where, "group_by",
+             "a list of manifest column names")
     raw_conditions = spec.get("conditions") or []
-    _require(isinstance(raw_conditions, list) and raw_conditions, where, "conditions", "a non-empty list")
+    _require(isinstance(raw_conditions, list) and (raw_conditions or group_by), where, "conditions",
+             "a non-empty list (it may be empty only for a task with group_by)")
     conditions = [Condition(CLEAN)]
     expected_kind = "text" if applies_to == "text" else "audio"
     for i, raw in enumerate(raw_conditions):
@@ -149,7 +155,7 @@ def load_task(path: Path, known_metrics: set[str]) -> Task:
                 raise TaskSpecError(f"{where}: {key}: condition name {condition.name!r} appears twice")
             conditions.append(condition)
     return Task(spec["name"], family, str(spec.get("description", "")).strip(), applies_to, tuple(metrics),
-                tuple(conditions), source=path)
+                tuple(conditions), tuple(group_by), source=path)
 
 
 def _require(ok: bool, where: str, key: str, message: str) -> None:

@@ -49,3 +49,25 @@ def test_run_summary_counts_failed_items_in_every_metric():
     assert summary["failure_reasons"] == {"RuntimeError: boom": 1}
     text = format_summary(summary)
     assert "sim" in text and "1 × RuntimeError: boom" in text
+
+
+def test_groups_report_their_means_and_the_direction_aware_worst_group_gap():
+    import pandas as pd
+
+    from rvcbench.summary import summarize_groups
+
+    table = pd.DataFrame({
+        "accent": ["US", "US", "Scottish", "Scottish"],
+        "sim": [0.8, 0.6, 0.5, 0.3],
+        "wer_errors": [0, 1, 3, 3], "wer_ref_words": [10, 10, 10, 10],
+    })
+    grouping = summarize_groups(table, "accent", ("sim", "wer_corpus"), seed=0)
+    assert grouping["groups"]["US"]["sim"]["mean"] == 0.7 and grouping["groups"]["Scottish"]["sim"]["n"] == 2
+    sim_gap = grouping["worst_group_gap"]["sim"]
+    assert sim_gap["best_group"] == "US" and sim_gap["worst_group"] == "Scottish"
+    assert abs(sim_gap["gap"] - 0.3) < 1e-12
+    wer_gap = grouping["worst_group_gap"]["wer_corpus"]  # lower is better: best is US (0.05), worst Scottish (0.3)
+    assert wer_gap["best_group"] == "US" and wer_gap["worst_group"] == "Scottish"
+    assert abs(wer_gap["gap"] - 0.25) < 1e-12
+    assert summarize_groups(table, "gender", ("sim",), seed=0) == {
+        "available": False, "reason": "the dataset has no 'gender' column"}

@@ -39,7 +39,8 @@ conditions:
 def test_every_shipped_task_spec_validates():
     tasks = load_tasks("all", METRICS)
     assert {"noisy-reference", "multi-speaker-reference", "reference-length", "post-processing",
-            "protection", "text-robustness"} <= {t.name for t in tasks}
+            "protection", "text-robustness", "accent-diversity"} <= {t.name for t in tasks}
+    assert next(t for t in tasks if t.name == "accent-diversity").group_by == ("accent", "gender")
     for task in tasks:
         assert task.conditions[0].name == CLEAN and task.conditions[0].is_clean
         assert len({c.name for c in task.conditions}) == len(task.conditions)
