@@ -43,9 +43,11 @@ def main() -> None:
                    "or `all`.")
 @click.option("--noise-dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="A folder of noise recordings (e.g. DEMAND, MUSAN): adds file-noise conditions to noisy-reference.")
+@click.option("--weights", default=None,
+              help="The model's checkpoint: a local folder or a Hugging Face id (default: the adapter's own id).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit: int | None, device: str,
-        batch_size: int | None, task: str, noise_dir: str | None, quiet: bool) -> None:
+        batch_size: int | None, task: str, noise_dir: str | None, weights: str | None, quiet: bool) -> None:
     """Clone every pair of a dataset with MODEL, score the clips, print and save the summary.
 
     Rerunning the same command resumes an interrupted run; on a finished run it only prints the summary.
@@ -54,7 +56,7 @@ def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit:
     from rvcbench.summary import format_summary
 
     config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
-                       batch_size=batch_size, task=task, noise_dir=noise_dir)
+                       batch_size=batch_size, task=task, noise_dir=noise_dir, weights=weights)
     outcome = run_benchmark(config, out, progress=not quiet)
     title = f"{model} on {data} (scorer profile {profile}, seed {seed})"
     click.echo(format_summary(outcome.summary, title))

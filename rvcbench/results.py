@@ -27,7 +27,8 @@ import pandas as pd
 from rvcbench.errors import RvcbenchError
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
-IDENTITY_KEYS = ("model", "adapter_version", "dataset_fingerprint", "profile", "seed", "task", "limit", "noise_dir")
+IDENTITY_KEYS = ("model", "adapter_version", "dataset_fingerprint", "profile", "seed", "task", "limit", "noise_dir",
+                 "weights")
 
 
 def write_json_atomic(path: Path, payload: Any, sort_keys: bool = True) -> None:

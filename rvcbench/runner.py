@@ -40,6 +40,7 @@ class RunConfig:
     batch_size: int | None = None
     task: str = DEFAULT_TASK  # `default` (clean only), a task name, comma-separated names, or `all`
     noise_dir: str | None = None  # a folder of noise recordings: adds file-noise conditions to add_noise tasks
+    weights: str | None = None  # the model's checkpoint: a local folder or a Hugging Face id (default: the adapter's)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     if config.profile not in PROFILES:
         raise UnknownNameError(f"unknown scorer profile {config.profile!r}; known: {', '.join(PROFILES)}")
     registry = build_registry()
-    adapter = create_adapter(config.model, registry)
+    adapter = create_adapter(config.model, registry, weights=config.weights)
     scorers = [SCORERS.get(name)() for name in PROFILES[config.profile]]
     all_metas = [SCORERS.get(name).meta for name in sorted({n for p in PROFILES.values() for n in p})]
     tasks = load_tasks(config.task, set(known_metrics(all_metas)),

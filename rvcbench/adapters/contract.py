@@ -52,6 +52,13 @@ class VoiceCloner:
     batch_size: ClassVar[int] = 1
     requirements: ClassVar[str] = ""  # one line: what it needs to run (packages, weights, GPU)
     version: ClassVar[str] = "0"  # adapter code version; bump when outputs change
+    weights_id: ClassVar[str] = ""  # default checkpoint (a Hugging Face id); "" for adapters without weights
+    license: ClassVar[str] = ""  # licence of the weights, shown on the leaderboard
+    weights: str | None = None  # set by `create_adapter` from `--weights`: a local folder or another id
+
+    def weights_spec(self) -> str:
+        """The checkpoint to load: the user's `--weights`, else the adapter's default id."""
+        return self.weights or self.weights_id
 
     def supports_language(self, language: str) -> bool:
         return ANY_LANGUAGE in self.languages or language in self.languages
@@ -71,6 +78,8 @@ class VoiceCloner:
             "languages": sorted(self.languages),
             "needs_prompt_text": self.needs_prompt_text,
             "batch_size": self.batch_size,
+            "weights": self.weights_spec(),
+            "license": self.license,
         }
 
 

@@ -45,13 +45,20 @@ def build_registry() -> Registry:
     return registry
 
 
-def create_adapter(name: str, registry: Registry | None = None) -> VoiceCloner:
-    """Instantiate the adapter registered as `name` and check it honours the contract's declarations."""
+def create_adapter(name: str, registry: Registry | None = None, weights: str | None = None) -> VoiceCloner:
+    """Instantiate the adapter registered as `name` and check it honours the contract's declarations.
+
+    `weights` (a local folder or a Hugging Face id) replaces the adapter's default checkpoint.
+    """
     registry = registry or build_registry()
     cls = registry.get(name)
     if not (isinstance(cls, type) and issubclass(cls, VoiceCloner)):
         raise RvcbenchError(f"{registry.target(name)} is not a rvcbench.adapters.VoiceCloner subclass")
     adapter = cls()
+    if weights:
+        if not adapter.weights_id:
+            raise RvcbenchError(f"adapter {name} loads no weights, so --weights does not apply to it")
+        adapter.weights = weights
     if adapter.batch_size < 1 or adapter.sample_rate <= 0 or not adapter.languages:
         raise RvcbenchError(f"adapter {name}: batch_size, sample_rate and languages must be declared")
     return adapter

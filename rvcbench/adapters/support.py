@@ -1,0 +1,122 @@
+"""What real adapters share: lazy imports of a model's stack, locating weights, seeding, prompt files.
+
+Adapters in `models/<key>/` call these instead of each writing their own, so every model fails the
+same way when its stack or weights are missing: one message naming the exact command that fixes it.
+Nothing here imports a model stack at module import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from rvcbench.audio import resample, save_audio
+from rvcbench.errors import MissingDependencyError
+
+
+def require(module: str, model: str, hint: str = "") -> ModuleType:
+    """Import `module` for adapter `model`, or say how to install the model's stack."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        extra = f" ({hint})" if hint else ""
+        raise MissingDependencyError(
+            f"model {model!r} needs the Python module {module!r}, which does not import here: {exc}. "
+            f"Create the model's environment with `rvcbench env create {model}`{extra}."
+        ) from exc
+
+
+def download_command(repo_id: str, local_dir: Path | None = None) -> str:
+    target = f" --local-dir {local_dir}" if local_dir else ""
+    return f"huggingface-cli download {repo_id}{target}"
+
+
+def resolve_weights(weights: str | os.PathLike | None, repo_id: str, model: str,
+                    required_files: tuple[str, ...] = ()) -> Path:
+    """Where the checkpoint of `model` lies on disk: `weights` (a folder or a Hugging Face id), else `repo_id`.
+
+    A folder is used as it is. A Hugging Face id is looked up in the local Hugging Face cache only
+    (`local_files_only`): a benchmark run never downloads behind the user's back. When the files are
+    not there, the error names the exact download command and the `--weights` option.
+    """
+    spec = str(weights) if weights else repo_id
+    path = Path(spec).expanduser()
+    if path.exists() or spec.startswith((".", "/", "~")):
+        if not path.is_dir():
+            raise MissingDependencyError(f"model {model!r}: weights folder {path} does not exist. "
+                                         f"Download them with `{download_command(repo_id, path)}`.")
+        found = path
+    else:
+        found = _cached_snapshot(spec, model)
+    missing = [name for name in required_files if not (found / name).exists()]
+    if missing:
+        raise MissingDependencyError(
+            f"model {model!r}: weights folder {found} lacks {', '.join(missing)}. "
+            f"Download the full checkpoint with `{download_command(repo_id, found)}`.")
+    return found
+
+
+def _cached_snapshot(repo_id: str, model: str) -> Path:
+    hub = require("huggingface_hub", model, "pip install huggingface_hub")
+    errors = require("huggingface_hub.errors", model, "pip install 'huggingface_hub>=0.20'")
+    try:
+        return Path(hub.snapshot_download(repo_id, local_files_only=True))
+    except (errors.LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as exc:
+        raise MissingDependencyError(
+            f"model {model!r}: the weights {repo_id!r} are not in the local Hugging Face cache ({exc}). "
+            f"Download them with `{download_command(repo_id)}` (some repositories are gated: accept the "
+            f"licence on the model page and `huggingface-cli login` first), or pass a local folder with "
+            f"`--weights PATH`.") from exc
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (when imported) torch on every device, so a clone is reproducible."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = _imported("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+
+
+def _imported(module: str) -> ModuleType | None:
+    import sys
+
+    return sys.modules.get(module)
+
+
+def prompt_at(audio: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
+    """The prompt as float32 mono at the rate the upstream model reads."""
+    return resample(np.asarray(audio, dtype=np.float32), sample_rate, target_rate)
+
+
+@contextmanager
+def prompt_files(prompts: list[np.ndarray], sample_rate: int, suffix: str = ".wav") -> Iterator[list[Path]]:
+    """Write prompts to temporary files for upstream APIs that only take a path; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="rvcbench-prompt-") as tmp:
+        paths = []
+        for index, audio in enumerate(prompts):
+            path = Path(tmp) / f"prompt{index}{suffix}"
+            save_audio(path, audio, sample_rate)
+            paths.append(path)
+        yield paths
+
+
+def as_waveform(output, model: str) -> np.ndarray:
+    """Upstream output (torch tensor or array, any shape with one non-singleton axis) as float32 mono."""
+    if hasattr(output, "detach"):
+        output = output.detach().float().cpu().numpy()
+    wave = np.asarray(output, dtype=np.float32)
+    wave = np.squeeze(wave)
+    if wave.ndim != 1:
+        raise ValueError(f"model {model!r} returned audio of shape {wave.shape}; expected mono")
+    return wave

@@ -1,0 +1,62 @@
+"""Shared adapter helpers: missing stacks and weights fail with the command that fixes them."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rvcbench.adapters.registry import create_adapter
+from rvcbench.adapters.support import as_waveform, prompt_files, require, resolve_weights, seed_everything
+from rvcbench.audio import load_audio
+from rvcbench.errors import MissingDependencyError, RvcbenchError
+
+
+def test_require_names_the_env_create_command():
+    with pytest.raises(MissingDependencyError, match="rvcbench env create cosyvoice2"):
+        require("surely_not_an_installed_module_xyz", "cosyvoice2")
+
+
+def test_missing_hub_weights_name_the_download_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MissingDependencyError, match="huggingface-cli download FunAudioLLM/CosyVoice2-0.5B"):
+        resolve_weights(None, "FunAudioLLM/CosyVoice2-0.5B", "cosyvoice2")
+
+
+def test_local_weights_folder_is_used_and_checked(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"x")
+    assert resolve_weights(tmp_path, "org/repo", "m", required_files=("model.pt",)) == tmp_path
+    with pytest.raises(MissingDependencyError, match="lacks config.yaml"):
+        resolve_weights(tmp_path, "org/repo", "m", required_files=("config.yaml",))
+    with pytest.raises(MissingDependencyError, match="does not exist"):
+        resolve_weights(tmp_path / "nowhere", "org/repo", "m")
+
+
+def test_prompt_files_hold_the_audio_and_vanish(tmp_path):
+    audio = np.linspace(-0.5, 0.5, 1600, dtype=np.float32)
+    with prompt_files([audio], 16000) as paths:
+        back, sr = load_audio(paths[0])
+        assert sr == 16000 and np.allclose(back, audio, atol=1e-4)
+    assert not paths[0].exists()
+
+
+def test_as_waveform_squeezes_and_rejects_stereo():
+    import torch
+
+    assert as_waveform(torch.zeros(1, 1, 80), "m").shape == (80,)
+    with pytest.raises(ValueError, match="shape"):
+        as_waveform(np.zeros((2, 80)), "m")
+
+
+def test_seed_everything_makes_torch_repeat():
+    import torch
+
+    seed_everything(3)
+    first = torch.randn(4)
+    seed_everything(3)
+    assert torch.equal(first, torch.randn(4))
+
+
+def test_weights_option_only_for_adapters_that_load_weights():
+    with pytest.raises(RvcbenchError, match="loads no weights"):
+        create_adapter("oracle", weights=str(Path("/tmp")))
