@@ -54,6 +54,8 @@ class VoiceCloner:
     version: ClassVar[str] = "0"  # adapter code version; bump when outputs change
     weights_id: ClassVar[str] = ""  # default checkpoint (a Hugging Face id); "" for adapters without weights
     license: ClassVar[str] = ""  # licence of the weights, shown on the leaderboard
+    stack_modules: ClassVar[tuple[str, ...]] = ()  # modules the model needs; when one does not import here,
+    # the runner runs the adapter in a worker inside the model's own environment (`rvcbench env create`)
     weights: str | None = None  # set by `create_adapter` from `--weights`: a local folder or another id
 
     def weights_spec(self) -> str:
