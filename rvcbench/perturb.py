@@ -18,9 +18,9 @@ import numpy as np
 from rvcbench.audio import load_audio, save_audio
 from rvcbench.data import Dataset
 from rvcbench.lru import LruCache
-from rvcbench.plan import stable_seed
+from rvcbench.plan import DatasetTexts, stable_seed
 from rvcbench.tasks import Step
-from rvcbench.transforms.base import TRANSFORMS, Audio, TransformContext
+from rvcbench.transforms.base import TRANSFORMS, Audio, Target, TransformContext
 
 OTHER_SPEAKER_CACHE = 64
 
@@ -43,6 +43,15 @@ def apply_text_steps(text: str, steps: tuple[Step, ...], seed: int, context: Tra
     return text
 
 
+def apply_target_steps(target: Target, steps: tuple[Step, ...], seed: int, context: TransformContext) -> Target:
+    import rvcbench.transforms.library  # noqa: F401 — registers every transform
+
+    for index, step in enumerate(steps):
+        rng = np.random.default_rng(stable_seed(seed, index, step.transform))
+        target = TRANSFORMS[step.transform].function(target, rng, context, **dict(step.params))
+    return target
+
+
 class DatasetVoices:
     """Other speakers' recordings of the dataset, for transforms that mix in other voices."""
 
@@ -53,11 +62,12 @@ class DatasetVoices:
         genders = first["gender"] if "gender" in first.columns else [None] * len(first)
         self._gender = dict(zip(first.speaker_id, genders, strict=True))
         self._dataset = dataset
+        self._texts = DatasetTexts(manifest)
         self._audio: LruCache[str, Audio] = LruCache(OTHER_SPEAKER_CACHE)
 
     def context_for(self, speaker_id: str) -> TransformContext:
         return TransformContext(speaker_id=speaker_id, gender=self._gender.get(speaker_id),
-                                other_speakers=self.other_speakers)
+                                other_speakers=self.other_speakers, texts=self._texts.texts)
 
     def other_speakers(self, speaker_id: str, gender: str = "any") -> list[tuple[str, Audio]]:
         """Recordings of speakers other than `speaker_id`; gender `same`/`other` needs a `gender` column."""

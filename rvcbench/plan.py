@@ -19,7 +19,8 @@ from pathlib import Path
 import soundfile as sf
 
 from rvcbench.data import Dataset
-from rvcbench.tasks import Step, Task
+from rvcbench.tasks import APPLIES_TO, Step, Task
+from rvcbench.transforms.base import Target, TransformContext, TransformUnavailable
 
 CHARS_PER_SECOND = 14.0  # speaking-rate estimate when no target recording gives the expected length
 
@@ -43,6 +44,9 @@ class WorkItem:
     prompt_steps: tuple[Step, ...] = ()
     text_steps: tuple[Step, ...] = ()
     output_steps: tuple[Step, ...] = ()
+    prompt_text_steps: tuple[Step, ...] = ()
+    parallel_target: bool = True  # the target recording says the target text (False once a task rewrote it)
+    unavailable_reason: str | None = None  # the condition cannot run for this pair (decided when planning)
     memberships: list[tuple[str, str]] = field(default_factory=list)  # (task, condition) pairs
     extras: dict = field(default_factory=dict)  # manifest columns beyond the required ones
 
@@ -79,26 +83,36 @@ def plan_items(dataset: Dataset, tasks: list[Task], *, model: str, adapter_versi
     hashes: dict[Path, str] = {}
     items: dict[str, WorkItem] = {}
     rows = manifest.to_dict(orient="records")
+    texts = DatasetTexts(dataset.manifest)
     for task in tasks:
         for condition in task.conditions:
             for row in rows:
                 prompt_path = dataset.audio_path(row["prompt_file_name"])
                 target_path = dataset.audio_path(row["target_file_name"])
-                steps = {"prompt": (), "text": (), "output": ()}
-                steps[task.applies_to] = condition.steps
+                steps: dict[str, tuple[Step, ...]] = {k: () for k in APPLIES_TO}
+                for step in condition.steps:
+                    steps[step.target(task.applies_to)] += (step,)
                 perturbation_seed = stable_seed(task.name, condition.name, row["pair_id"])
+                original = Target(row["target_text"], row["target_language"])
+                target, unavailable = _planned_target(original, steps["target"], perturbation_seed,
+                                                      texts.context(row))
                 s = item_seed(seed, row["pair_id"])
                 synth = {
                     "model": model, "adapter_version": adapter_version,
                     "prompt_sha256": file_sha256(prompt_path, hashes), "prompt_text": row["prompt_text"],
-                    "prompt_language": row["prompt_language"], "target_text": row["target_text"],
-                    "target_language": row["target_language"], "seed": s, "pair_id": row["pair_id"],
+                    "prompt_language": row["prompt_language"], "target_text": target.text,
+                    "target_language": target.language, "seed": s, "pair_id": row["pair_id"],
                     "prompt_steps": steps_key(steps["prompt"]), "text_steps": steps_key(steps["text"]),
                 }
-                if steps["prompt"] or steps["text"]:
+                if steps["prompt_text"]:
+                    synth["prompt_text_steps"] = steps_key(steps["prompt_text"])
+                if steps["prompt"] or steps["text"] or steps["prompt_text"]:
                     synth["perturbation_seed"] = perturbation_seed
+                if unavailable:
+                    synth["unavailable"] = unavailable
                 if output_depends_on_target:  # e.g. the oracle, whose output is the target recording itself
                     synth["target_sha256"] = file_sha256(target_path, hashes)
+                    synth["parallel_target"] = target == original
                 synth_key = _hash(synth)
                 scored = {"synth_key": synth_key, "output_steps": steps_key(steps["output"])}
                 if steps["output"]:
@@ -106,20 +120,56 @@ def plan_items(dataset: Dataset, tasks: list[Task], *, model: str, adapter_versi
                 item_id = _hash(scored)
                 if item_id not in items:
                     info = sf.info(str(target_path))
-                    expected = (info.frames / info.samplerate if info.frames
-                                else len(row["target_text"]) / CHARS_PER_SECOND)
+                    parallel = target == original
+                    expected = (info.frames / info.samplerate if info.frames and parallel
+                                else len(target.text) / CHARS_PER_SECOND)
                     items[item_id] = WorkItem(
                         item_id=item_id, synth_key=synth_key, pair_id=row["pair_id"], speaker_id=row["speaker_id"],
                         prompt_path=prompt_path, prompt_sha256=file_sha256(prompt_path, hashes),
                         target_path=target_path, prompt_text=row["prompt_text"],
-                        prompt_language=row["prompt_language"], target_text=row["target_text"],
-                        target_language=row["target_language"], seed=s, expected_seconds=float(expected),
+                        prompt_language=row["prompt_language"], target_text=target.text,
+                        target_language=target.language, seed=s, expected_seconds=float(expected),
                         perturbation_seed=perturbation_seed, prompt_steps=steps["prompt"],
                         text_steps=steps["text"], output_steps=steps["output"],
+                        prompt_text_steps=steps["prompt_text"], parallel_target=parallel,
+                        unavailable_reason=unavailable,
                         extras={k: v for k, v in row.items() if k not in required},
                     )
                 items[item_id].memberships.append((task.name, condition.name))
     return list(items.values())
+
+
+def _planned_target(original: Target, steps: tuple[Step, ...], seed: int,
+                    context: TransformContext) -> tuple[Target, str | None]:
+    """The target after the condition's target transforms, or the original and why it cannot run."""
+    if not steps:
+        return original, None
+    from rvcbench.perturb import apply_target_steps  # perturb imports this module
+
+    try:
+        return apply_target_steps(original, steps, seed, context), None
+    except TransformUnavailable as exc:
+        return original, str(exc)
+
+
+class DatasetTexts:
+    """The dataset's transcripts, for transforms that build or swap texts (long-form, wrong transcript)."""
+
+    def __init__(self, manifest) -> None:
+        rows = []
+        for r in manifest.itertuples():
+            rows.append((r.target_text, r.target_language, r.speaker_id))
+            rows.append((r.prompt_text, r.prompt_language, r.speaker_id))
+        self._rows = list(dict.fromkeys(rows))
+
+    def texts(self, language: str | None = None, speaker_id: str | None = None) -> list[str]:
+        chosen = [text for text, lang, speaker in self._rows
+                  if (language is None or lang == language) and (speaker_id is None or speaker == speaker_id)]
+        return [t for t in dict.fromkeys(chosen) if str(t).strip()]
+
+    def context(self, row: dict) -> TransformContext:
+        return TransformContext(speaker_id=row["speaker_id"], texts=self.texts,
+                                prompt_language=row["prompt_language"])
 
 
 def batches_by_text_length(items: list[WorkItem], batch_size: int) -> list[list[WorkItem]]:

@@ -75,8 +75,9 @@ def summarize_records(records: list[dict], scorer_metas: list[ScorerMeta], seed:
     is_clean = [any(c == CLEAN for _, c in r.get("memberships", [[DEFAULT_TASK, CLEAN]])) for r in records]
     clean = table[is_clean] if len(table) else table
     metrics = {}
+    task_only = {m.name for meta in scorer_metas for m in meta.metrics if not m.top_level}
     for name, (higher, description) in known_metrics(scorer_metas).items():
-        if name != "rtf" and not scorer_metas:
+        if (name != "rtf" and not scorer_metas) or name in task_only:
             continue
         metrics[name] = {**summarize_metric(clean, name, seed), "higher_is_better": higher,
                          "description": description}
@@ -188,6 +189,7 @@ def format_summary(summary: dict, title: str = "") -> str:
             ret, dwer = c["headline"]["sim_retention"], c["headline"]["wer_increase_points"]
             lines.append(f"{name:<42}{_num(ret['mean']):>9}  {_ci(ret):<17}{_num(dwer['mean']):>9}  "
                          f"{_ci(dwer):<17}{ret['n']:>4}{c['failed']:>5}")
+        lines += _other_metrics_table(task)
         for column, grouping in task.get("groups", {}).items():
             if not grouping["available"]:
                 lines.append(f"groups by {column}: unavailable: {grouping['reason']}")
@@ -203,6 +205,23 @@ def format_summary(summary: dict, title: str = "") -> str:
         lines.append("failures and unavailable items by reason:")
         lines += [f"  {count} × {reason}" for reason, count in list(summary["failure_reasons"].items())[:10]]
     return "\n".join(lines)
+
+
+HEADLINE_METRICS = ("sim", "wer_corpus")
+
+
+def _other_metrics_table(task: dict) -> list[str]:
+    """Per condition, the task's metrics beyond SIM and WER: mean and n (e.g. hallucination rate, SIM drift)."""
+    others = [m for m in task["metrics"] if m not in HEADLINE_METRICS]
+    available = {name: c for name, c in task["conditions"].items() if c["available"]}
+    if not others or not available:
+        return []
+    lines = [f"{'condition':<42}" + "".join(f"{m[:15]:>16}" for m in others) + "   (mean, n)"]
+    for name, c in available.items():
+        cells = "".join(f"{_num(c['metrics'][m]['mean']) + ' (' + str(c['metrics'][m]['n']) + ')':>16}"
+                        for m in others)
+        lines.append(f"{name[:41]:<42}{cells}")
+    return lines
 
 
 def _num(value: float) -> str:

@@ -68,7 +68,9 @@ def base_record(item: WorkItem, model: str) -> dict:
         "perturbation_seed": item.perturbation_seed, "target_text": item.target_text,
         "target_language": item.target_language, "expected_seconds": item.expected_seconds,
         "prompt_steps": [s.as_dict() for s in item.prompt_steps], "text_steps": [s.as_dict() for s in item.text_steps],
-        "output_steps": [s.as_dict() for s in item.output_steps], **item.extras,
+        "output_steps": [s.as_dict() for s in item.output_steps],
+        "prompt_text_steps": [s.as_dict() for s in item.prompt_text_steps], "parallel_target": item.parallel_target,
+        **item.extras,
     }
 
 
@@ -98,17 +100,30 @@ def synthesize(adapter: VoiceCloner, items: list[WorkItem], run_dir: RunDirector
     for batch in batches_by_text_length(to_make, batch_size):
         runnable = []
         for item in batch:
-            if adapter.supports_language(item.target_language):
+            refusal = _refusal(adapter, item, model)
+            if refusal is None:
                 runnable.append(item)
             else:
-                _write_synth(ctx, item, {"status": "failed", "failure_stage": "synthesis",
-                                         "error_type": "UnsupportedLanguage",
-                                         "error_message": f"unsupported language: {item.target_language}"})
+                _write_synth(ctx, item, refusal)
                 _finish_group(ctx, groups[item.synth_key])
         if runnable:
             _synthesize_batch(ctx, runnable)
             for item in runnable:
                 _finish_group(ctx, groups[item.synth_key])
+
+
+def _refusal(adapter: VoiceCloner, item: WorkItem, model: str) -> dict | None:
+    """Why this item is not sent to the adapter (condition unavailable for it, unsupported language), or None."""
+    if item.unavailable_reason:
+        return {"status": "unavailable", "failure_stage": "planning", "error_type": "TransformUnavailable",
+                "error_message": item.unavailable_reason}
+    if item.prompt_text_steps and not adapter.needs_prompt_text:
+        return {"status": "unavailable", "failure_stage": "planning", "error_type": "NotApplicable",
+                "error_message": f"model {model} does not read the prompt transcript"}
+    if not adapter.supports_language(item.target_language):
+        return {"status": "failed", "failure_stage": "synthesis", "error_type": "UnsupportedLanguage",
+                "error_message": f"unsupported language: {item.target_language}"}
+    return None
 
 
 def _make_request(ctx: SynthesisContext, item: WorkItem) -> tuple[CloneRequest, str | None]:
@@ -123,10 +138,15 @@ def _make_request(ctx: SynthesisContext, item: WorkItem) -> tuple[CloneRequest, 
     if item.text_steps:
         text = apply_text_steps(text, item.text_steps, item.perturbation_seed,
                                 ctx.inputs.voices.context_for(item.speaker_id))
-    target, target_sr = load_audio(item.target_path) if ctx.adapter.needs_target_audio else (None, None)
+    prompt_text = item.prompt_text
+    if item.prompt_text_steps:
+        prompt_text = apply_text_steps(prompt_text, item.prompt_text_steps, item.perturbation_seed,
+                                       ctx.inputs.voices.context_for(item.speaker_id))
+    wants_target = ctx.adapter.needs_target_audio and item.parallel_target  # no recording says a rewritten text
+    target, target_sr = load_audio(item.target_path) if wants_target else (None, None)
     request = CloneRequest(
         pair_id=item.pair_id, prompt_audio=prompt.wav, prompt_sample_rate=prompt.sample_rate,
-        prompt_text=item.prompt_text, prompt_language=item.prompt_language, target_text=text,
+        prompt_text=prompt_text, prompt_language=item.prompt_language, target_text=text,
         target_language=item.target_language, seed=item.seed, target_audio=target, target_sample_rate=target_sr,
     )
     return request, prompt_file
@@ -142,7 +162,7 @@ def _synthesize_batch(ctx: SynthesisContext, batch: list[WorkItem]) -> None:
                                      "error_type": "TransformUnavailable", "error_message": str(exc)})
             continue
         requests.append(request)
-        ready.append((item, prompt_file, request.target_text))
+        ready.append((item, prompt_file, request.target_text, request.prompt_text))
     if not ready:
         return
     try:
@@ -153,7 +173,7 @@ def _synthesize_batch(ctx: SynthesisContext, batch: list[WorkItem]) -> None:
             raise OutputRejected(f"adapter returned {len(outputs)} outputs for {len(requests)} requests")
     except Exception as exc:  # noqa: BLE001 — any adapter error becomes a recorded failure, never a crash
         if len(ready) > 1:
-            for item, _, _ in ready:
+            for item, *_ in ready:
                 _synthesize_batch(ctx, [item])
             return
         _write_synth(ctx, ready[0][0], {"status": "failed", "failure_stage": "synthesis",
@@ -161,8 +181,11 @@ def _synthesize_batch(ctx: SynthesisContext, batch: list[WorkItem]) -> None:
                                         "traceback": traceback.format_exc(limit=8)})
         return
     share = elapsed / len(ready)
-    for (item, prompt_file, text), output in zip(ready, outputs, strict=True):
-        _write_synth(ctx, item, _check_output(ctx, item, output, share, prompt_file, text))
+    for (item, prompt_file, text, prompt_text), output in zip(ready, outputs, strict=True):
+        result = _check_output(ctx, item, output, share, prompt_file, text)
+        if item.prompt_text_steps:
+            result["synth_prompt_text"] = prompt_text
+        _write_synth(ctx, item, result)
 
 
 def _check_output(ctx: SynthesisContext, item: WorkItem, output: object, seconds: float,

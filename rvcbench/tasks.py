@@ -3,7 +3,7 @@
     name: noisy-reference
     family: input                 # input | generation | output | perturbation
     description: ...
-    applies_to: prompt            # what the transforms change: prompt | output | text
+    applies_to: prompt            # what the transforms change: prompt | output | text | prompt_text | target
     metrics: [sim, wer_corpus]    # the metrics this task reports (headline first)
     group_by: [accent, gender]    # optional: per-group means of the metrics and the worst-group gap
     conditions:
@@ -13,6 +13,17 @@
       - name: mp3-32kbps          # or one named chain of steps
         steps:
           - {transform: mp3, bitrate_kbps: 32}
+      - grid:                     # a condition may change something else than the task's applies_to:
+          transform: wrong_transcript
+          applies_to: prompt_text
+
+What each `applies_to` changes:
+- prompt: the reference audio the model clones from (audio transforms);
+- output: the clone, after synthesis, before scoring (audio transforms);
+- text: the text the model reads, while WER keeps the intended text as reference (typos);
+- prompt_text: the prompt's transcript, for models that read it (others: the condition is unavailable);
+- target: what the model is asked to say, text and language, decided when the run is planned (hard texts,
+  long-form, cross-lingual): WER is scored against the new text.
 
 Every task also runs the `clean` condition (no transform), so degradation is measured on the same
 pairs. A spec is validated completely before anything runs; every error names the file and the key.
@@ -31,7 +42,8 @@ import yaml
 from rvcbench.errors import RvcbenchError, UnknownNameError
 
 FAMILIES = ("input", "generation", "output", "perturbation")
-APPLIES_TO = ("prompt", "output", "text")
+APPLIES_TO = ("prompt", "output", "text", "prompt_text", "target")
+KIND_OF = {"prompt": "audio", "output": "audio", "text": "text", "prompt_text": "text", "target": "target"}
 CLEAN = "clean"
 DEFAULT_TASK = "default"  # every pair, clean only: what `rvcbench run` does without --task
 TOP_LEVEL_KEYS = {"name", "family", "description", "applies_to", "metrics", "conditions", "group_by"}
@@ -45,9 +57,14 @@ class TaskSpecError(RvcbenchError):
 class Step:
     transform: str
     params: tuple[tuple[str, object], ...]  # sorted (name, value) pairs: hashable, ordered
+    applies_to: str = ""  # what it changes, when not the task's `applies_to`
 
     def as_dict(self) -> dict:
-        return {"transform": self.transform, **dict(self.params)}
+        where = {"applies_to": self.applies_to} if self.applies_to else {}
+        return {"transform": self.transform, **where, **dict(self.params)}
+
+    def target(self, task_default: str) -> str:
+        return self.applies_to or task_default
 
 
 @dataclass(frozen=True)
@@ -145,12 +162,13 @@ def load_task(path: Path, known_metrics: set[str]) -> Task:
     _require(isinstance(raw_conditions, list) and (raw_conditions or group_by), where, "conditions",
              "a non-empty list (it may be empty only for a task with group_by)")
     conditions = [Condition(CLEAN)]
-    expected_kind = "text" if applies_to == "text" else "audio"
     for i, raw in enumerate(raw_conditions):
         key = f"conditions[{i}]"
         for condition in _expand(raw, f"{where}: {key}"):
             for step in condition.steps:
-                _check_step(step, TRANSFORMS, expected_kind, f"{where}: {key}")
+                _require(step.target(applies_to) in APPLIES_TO, where, f"{key}: applies_to",
+                         f"{step.applies_to!r} not in {list(APPLIES_TO)}")
+                _check_step(step, TRANSFORMS, KIND_OF[step.target(applies_to)], f"{where}: {key}")
             if condition.name in {c.name for c in conditions}:
                 raise TaskSpecError(f"{where}: {key}: condition name {condition.name!r} appears twice")
             conditions.append(condition)
@@ -168,14 +186,14 @@ def _expand(raw: object, where: str) -> list[Condition]:
         raise TaskSpecError(f"{where}: a condition is either {{grid: {{transform, params}}}} or {{name, steps}}")
     if "grid" in raw:
         grid = raw["grid"]
-        if not isinstance(grid, dict) or set(grid) - {"transform", "params"} or "transform" not in grid:
-            raise TaskSpecError(f"{where}: grid takes keys transform and params")
+        if not isinstance(grid, dict) or set(grid) - {"transform", "params", "applies_to"} or "transform" not in grid:
+            raise TaskSpecError(f"{where}: grid takes keys transform, params and (optionally) applies_to")
         params = grid.get("params") or {}
         names = sorted(params)
         values = [v if isinstance(v, list) else [v] for v in (params[n] for n in names)]
         out = []
         for combo in itertools.product(*values):
-            step = Step(grid["transform"], tuple(zip(names, combo, strict=True)))
+            step = Step(grid["transform"], tuple(zip(names, combo, strict=True)), str(grid.get("applies_to", "")))
             label = " ".join(f"{n}={v}" for n, v in step.params)
             out.append(Condition(f"{grid['transform']} {label}".strip(), (step,)))
         return out
@@ -183,7 +201,8 @@ def _expand(raw: object, where: str) -> list[Condition]:
     if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) and "transform" in s for s in steps):
         raise TaskSpecError(f"{where}: steps is a list of {{transform: NAME, <param>: value}}")
     return [Condition(str(raw["name"]), tuple(
-        Step(s["transform"], tuple(sorted((k, v) for k, v in s.items() if k != "transform"))) for s in steps))]
+        Step(s["transform"], tuple(sorted((k, v) for k, v in s.items() if k not in ("transform", "applies_to"))),
+             str(s.get("applies_to", ""))) for s in steps))]
 
 
 def _check_step(step: Step, transforms: dict, expected_kind: str, where: str) -> None:

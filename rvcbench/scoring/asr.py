@@ -31,7 +31,7 @@ from rvcbench.scoring.contract import NEEDS_TEXT, Metric, ScoreInput, Scorer, Sc
 from rvcbench.scoring.inputs import unusable_reason
 from rvcbench.scoring.text_normalize import NORMALIZER_VERSION, base_language, normalize_text, word_units
 
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: hallucination, repetition-loop and truncation flags
 SAMPLE_RATE = 16000
 WINDOW_SECONDS = 30.0  # one Whisper window: the batched pipeline takes clips up to this long
 SUPPORTED_LANGUAGES = frozenset({"en"})  # tiny.en
@@ -74,6 +74,45 @@ def error_counts(reference: str, hypothesis: str, language: str = "en") -> dict[
     }
 
 
+HALLUCINATION_LENGTH_RATIO = 1.5  # transcript words / reference words above this (plus slack): made-up speech
+LENGTH_SLACK_WORDS = 2  # short texts: a couple of extra words is not a hallucination
+TRUNCATION_RATIO = 0.5  # transcript words / reference words below this: the clone stopped early
+LOOP_NGRAM = 3  # a repetition loop: some word 3-gram occurs LOOP_EXTRA_REPEATS more times than in the reference
+LOOP_EXTRA_REPEATS = 2
+
+
+def generation_flags(reference: str, hypothesis: str, language: str = "en") -> dict[str, float]:
+    """Hallucination, repetition-loop and truncation flags (0/1) from the transcript and the intended text.
+
+    - repetition_loop: some word n-gram (n = LOOP_NGRAM; words of a character language count as
+      characters) occurs at least LOOP_EXTRA_REPEATS more times in the transcript than in the reference.
+    - hallucination: the transcript is much longer than the reference (more than
+      HALLUCINATION_LENGTH_RATIO × reference words + LENGTH_SLACK_WORDS) or has a repetition loop.
+    - truncation: the transcript has fewer than TRUNCATION_RATIO × reference words.
+    Their means are rates; both texts are normalised first, as for WER.
+    """
+    ref = word_units(normalize_text(reference, language), language)
+    hyp = word_units(normalize_text(hypothesis, language), language)
+    if not ref:
+        return {"hallucination": math.nan, "repetition_loop": math.nan, "truncation": math.nan}
+    loop = _max_extra_ngram_repeats(ref, hyp, LOOP_NGRAM) >= LOOP_EXTRA_REPEATS
+    too_long = len(hyp) > HALLUCINATION_LENGTH_RATIO * len(ref) + LENGTH_SLACK_WORDS
+    return {"hallucination": float(loop or too_long), "repetition_loop": float(loop),
+            "truncation": float(len(hyp) < TRUNCATION_RATIO * len(ref))}
+
+
+def _max_extra_ngram_repeats(ref: list[str], hyp: list[str], n: int) -> int:
+    def counts(words: list[str]) -> dict[tuple[str, ...], int]:
+        out: dict[tuple[str, ...], int] = {}
+        for i in range(len(words) - n + 1):
+            gram = tuple(words[i:i + n])
+            out[gram] = out.get(gram, 0) + 1
+        return out
+
+    ref_counts = counts(ref)
+    return max((c - ref_counts.get(g, 0) for g, c in counts(hyp).items()), default=0)
+
+
 def unusable_for_asr(wav: np.ndarray, language: str) -> str | None:
     if base_language(language) not in SUPPORTED_LANGUAGES:
         return f"language {language!r} not supported by whisper tiny.en (English only)"
@@ -92,6 +131,13 @@ class WhisperWer(Scorer):
             Metric("wer", False, "Word error rate of the Whisper tiny.en transcript vs the target text "
                                  "(normalised); corpus WER = sum(wer_errors) / sum(wer_ref_words)"),
             Metric("cer", False, "Character error rate (normalised text, spaces included)"),
+            Metric("hallucination", False, "Rate of clips whose transcript is much longer than the text "
+                                           f"(> {HALLUCINATION_LENGTH_RATIO}x words + {LENGTH_SLACK_WORDS}) "
+                                           "or loops (repeated n-grams)"),
+            Metric("repetition_loop", False, f"Rate of clips where a word {LOOP_NGRAM}-gram repeats "
+                                             f"{LOOP_EXTRA_REPEATS}+ more times than in the text"),
+            Metric("truncation", False, f"Rate of clips whose transcript has < {TRUNCATION_RATIO}x the words "
+                                        "of the text (stopped early)"),
             Metric("wer_errors", False, "Word edits (S+D+I) for corpus-level WER", auxiliary=True),
             Metric("wer_ref_words", True, "Words in the normalised reference", auxiliary=True),
             Metric("cer_errors", False, "Character edits (S+D+I) for corpus-level CER", auxiliary=True),
@@ -164,7 +210,8 @@ class WhisperWer(Scorer):
         transcripts = self.transcribe([batch[i].audio for i in todo], language="en") if todo else []
         for i, text in zip(todo, transcripts, strict=True):
             counts = error_counts(batch[i].target_text, text, batch[i].language)
-            results[i] = {**counts, "transcript": text}
+            flags = generation_flags(batch[i].target_text, text, batch[i].language)
+            results[i] = {**counts, **flags, "transcript": text}
             if counts["wer_ref_words"] == 0:
                 results[i][f"{self.meta.name}_error"] = "empty reference text after normalisation"
         return [{**{m.name: math.nan for m in self.meta.metrics}, **r} for r in results]

@@ -16,6 +16,7 @@ import numpy as np
 NEEDS_TARGET_AUDIO = "target_audio"  # the real recording of the target utterance
 NEEDS_PROMPT_AUDIO = "prompt_audio"  # the reference the model cloned from
 NEEDS_TEXT = "text"  # the target text
+NEEDS_PARALLEL_TARGET = "parallel_target"  # the target recording must say the target text (MCD, prosody)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Metric:
     higher_is_better: bool
     description: str
     auxiliary: bool = False  # a per-row count behind a corpus-level metric (edits, reference words): not summarised
+    top_level: bool = True  # False: only meaningful in the tasks that list it (e.g. SIM drift of long clips)
 
 
 @dataclass(frozen=True)

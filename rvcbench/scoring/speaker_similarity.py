@@ -6,6 +6,10 @@ partial windows at 1.3 windows/s (last one kept at ≥ 75 % coverage), each embe
 mean re-normalised. `sim` is the cosine similarity of the clone with the real target recording,
 `sim_prompt` with the prompt the model cloned from.
 
+Long clips (at least two `WINDOW_SECONDS` windows) are also scored window by window against the
+target recording: `sim_first_window`, `sim_last_window` and `sim_drift` = last − first (negative: the
+voice drifts away over a long generation), with every window's SIM under `sim_per_window`.
+
 Batching: the partial windows of every distinct waveform in a batch go through the LSTM in one
 forward pass (identical maths to `embed_utterance`, one call instead of one per utterance).
 The LSTM runs single-threaded (`TORCH_THREADS`): on a small shared CPU, PyTorch's OpenMP threads
@@ -31,7 +35,8 @@ from rvcbench.lru import LruCache
 from rvcbench.scoring.contract import NEEDS_PROMPT_AUDIO, NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
 from rvcbench.scoring.inputs import unusable_reason
 
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: per-window SIM of long clips
+WINDOW_SECONDS = 10.0
 REFERENCE_CACHE_ITEMS = 4096  # 256 floats each: bounded memory on any dataset size
 SAMPLE_RATE = 16000
 PARTIAL_RATE = 1.3  # resemblyzer's embed_utterance defaults
@@ -45,6 +50,13 @@ def audio_key(wav: np.ndarray) -> str:
     """A content hash of a waveform (samples and length), used as a cache key."""
     data = np.ascontiguousarray(wav, dtype=np.float32)
     return hashlib.blake2b(data.tobytes(), digest_size=16).hexdigest() + f":{data.size}"
+
+
+def clip_windows(wav: np.ndarray, seconds: float = WINDOW_SECONDS, sample_rate: int = SAMPLE_RATE) -> list[np.ndarray]:
+    """Consecutive full windows of `seconds` (a trailing partial window is dropped); [] below two windows."""
+    size = int(seconds * sample_rate)
+    count = wav.size // size
+    return [wav[i * size:(i + 1) * size] for i in range(count)] if count >= 2 else []
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,10 +91,16 @@ class ResemblyzerSimilarity(Scorer):
         metrics=(
             Metric("sim", True, "Cosine similarity of Resemblyzer embeddings: clone vs real target recording"),
             Metric("sim_prompt", True, "Cosine similarity of Resemblyzer embeddings: clone vs prompt"),
+            Metric("sim_first_window", True, f"SIM of the clip's first {WINDOW_SECONDS:g} s window vs the target "
+                                             "(clips of two windows or more)", top_level=False),
+            Metric("sim_last_window", True, f"SIM of the clip's last full {WINDOW_SECONDS:g} s window vs the "
+                                            "target", top_level=False),
+            Metric("sim_drift", True, "SIM of the last window minus SIM of the first (negative: the voice "
+                                      "drifts over a long generation)", top_level=False),
         ),
         requirements="pip install resemblyzer==0.1.4 'setuptools<81'",
         settings={"preprocess": "resemblyzer.preprocess_wav", "partial_rate": PARTIAL_RATE,
-                  "min_coverage": MIN_COVERAGE, "torch_threads": TORCH_THREADS},
+                  "min_coverage": MIN_COVERAGE, "torch_threads": TORCH_THREADS, "window_seconds": WINDOW_SECONDS},
     )
 
     def __init__(self) -> None:
@@ -107,9 +125,24 @@ class ResemblyzerSimilarity(Scorer):
         if self._encoder is None:
             self.load("cpu")
         references = [w for item in batch for w in (item.target_audio, item.prompt_audio) if w is not None]
-        clips = [item.audio for item in batch]
+        windows = [clip_windows(item.audio) for item in batch]
+        clips = [item.audio for item in batch] + [w for ws in windows for w in ws]
         embeddings = self._embed_all(clips, references)
-        return [self._score_one(item, embeddings) for item in batch]
+        return [{**self._score_one(item, embeddings), **self._score_windows(item, ws, embeddings)}
+                for item, ws in zip(batch, windows, strict=True)]
+
+    def _score_windows(self, item: ScoreInput, windows: list[np.ndarray],
+                       embeddings: dict[str, _Embedding]) -> dict[str, float | str | list]:
+        nan = {"sim_first_window": math.nan, "sim_last_window": math.nan, "sim_drift": math.nan}
+        if len(windows) < 2 or item.target_audio is None:
+            return nan
+        target = embeddings[audio_key(item.target_audio)]
+        vectors = [embeddings[audio_key(w)].vector for w in windows]
+        if target.vector is None or any(v is None for v in vectors):
+            return nan
+        sims = [cosine(v, target.vector) for v in vectors]
+        return {"sim_first_window": sims[0], "sim_last_window": sims[-1], "sim_drift": sims[-1] - sims[0],
+                "sim_per_window": sims}
 
     def _score_one(self, item: ScoreInput, embeddings: dict[str, _Embedding]) -> dict[str, float | str]:
         clip = embeddings[audio_key(item.audio)]

@@ -17,12 +17,21 @@ import numpy as np
 
 AUDIO = "audio"
 TEXT = "text"
+TARGET = "target"  # rewrites what the model is asked to say (text and language) at plan time; WER follows it
 
 
 @dataclass(frozen=True)
 class Audio:
     wav: np.ndarray  # float32 mono
     sample_rate: int
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the model is asked to say: the intended text (WER's reference) and its language."""
+
+    text: str
+    language: str
 
 
 class TransformUnavailable(Exception):
@@ -41,6 +50,10 @@ class TransformContext:
     speaker_id: str = ""
     gender: str | None = None
     other_speakers: Callable[..., list[tuple[str, Audio]]] = field(default=lambda *a, **k: [])
+    # transcripts of the dataset, for text and target transforms: `texts(language=None, speaker_id=None)`
+    # → list of distinct transcripts in manifest order, optionally of one language and/or one speaker
+    texts: Callable[..., list[str]] = field(default=lambda *a, **k: [])
+    prompt_language: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,7 @@ class TransformSpec:
     @property
     def parameters(self) -> tuple[str, ...]:
         """Keyword parameters a task spec may set (everything after the input, rng and context)."""
-        skip = {"audio", "text", "rng", "context"}
+        skip = {"audio", "text", "target", "rng", "context"}
         return tuple(p for p in inspect.signature(self.function).parameters if p not in skip)
 
 

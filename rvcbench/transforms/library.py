@@ -4,6 +4,6 @@ Heavy optional packages (PyAV for AAC) are imported inside the transforms that n
 import stays cheap and works without them.
 """
 
-from rvcbench.transforms import codecs, interference, level, noise, protection, text, timing
+from rvcbench.transforms import codecs, interference, level, noise, protection, targets, text, timing
 
-__all__ = ["codecs", "interference", "level", "noise", "protection", "text", "timing"]
+__all__ = ["codecs", "interference", "level", "noise", "protection", "targets", "text", "timing"]

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from rvcbench.transforms.base import TEXT, TransformContext, transform
+from rvcbench.transforms.base import TEXT, TransformContext, TransformUnavailable, transform
 
 WORD = re.compile(r"[^\W\d_]{2,}")  # runs of two or more letters (any script); digits and punctuation untouched
 OPERATIONS = ("swap", "drop", "duplicate")
@@ -51,3 +51,43 @@ def typos(text: str, rng: np.random.Generator, context: TransformContext, *, rat
         end = match.end()
     pieces.append(text[end:])
     return "".join(pieces)
+
+
+@transform("wrong_transcript", TEXT)
+def wrong_transcript(text: str, rng: np.random.Generator, context: TransformContext) -> str:
+    """Another utterance's transcript in place of the prompt's (a mismatched transcript, as after a mix-up).
+
+    Chosen by the seeded generator among the dataset's transcripts that differ from `text`.
+    """
+    others = [t for t in context.texts() if t.strip() != text.strip()]
+    if not others:
+        raise TransformUnavailable("the dataset has no other transcript to swap in")
+    return others[int(rng.integers(len(others)))]
+
+
+@transform("asr_noise", TEXT)
+def asr_noise(text: str, rng: np.random.Generator, context: TransformContext, *, rate: float) -> str:
+    """Simulated ASR errors in a fraction `rate` of the words: substitution, deletion or insertion.
+
+    round(rate × words) positions get one error each (substitutions and insertions draw words from the
+    dataset's vocabulary), as a transcript from an imperfect ASR system would have.
+    """
+    if not 0.0 <= float(rate) <= 1.0:
+        raise ValueError(f"rate must be between 0 and 1; got {rate!r}")
+    words = text.split()
+    vocabulary = sorted({w for t in context.texts() for w in t.split()} - set(words)) or ["uh"]
+    count = int(round(float(rate) * len(words)))
+    if count == 0:
+        return text
+    chosen = set(int(i) for i in rng.choice(len(words), size=count, replace=False))
+    out = []
+    for index, word in enumerate(words):
+        if index not in chosen:
+            out.append(word)
+            continue
+        operation = ("substitute", "delete", "insert")[int(rng.integers(3))]
+        if operation == "substitute":
+            out.append(vocabulary[int(rng.integers(len(vocabulary)))])
+        elif operation == "insert":
+            out += [word, vocabulary[int(rng.integers(len(vocabulary)))]]
+    return " ".join(out)
