@@ -21,8 +21,7 @@ import soundfile as sf
 from rvcbench.data import Dataset
 from rvcbench.tasks import APPLIES_TO, Step, Task
 from rvcbench.transforms.base import Target, TransformContext, TransformUnavailable
-
-CHARS_PER_SECOND = 14.0  # speaking-rate estimate when no target recording gives the expected length
+from rvcbench.transforms.targets import estimated_seconds
 
 
 @dataclass
@@ -122,7 +121,7 @@ def plan_items(dataset: Dataset, tasks: list[Task], *, model: str, adapter_versi
                     info = sf.info(str(target_path))
                     parallel = target == original
                     expected = (info.frames / info.samplerate if info.frames and parallel
-                                else len(target.text) / CHARS_PER_SECOND)
+                                else estimated_seconds(target.text, target.language))
                     items[item_id] = WorkItem(
                         item_id=item_id, synth_key=synth_key, pair_id=row["pair_id"], speaker_id=row["speaker_id"],
                         prompt_path=prompt_path, prompt_sha256=file_sha256(prompt_path, hashes),

@@ -17,7 +17,16 @@ import yaml
 
 from rvcbench.transforms.base import TARGET, Target, TransformContext, TransformUnavailable, transform
 
-CHARS_PER_SECOND = 14.0  # speaking-rate estimate of English read speech (characters incl. spaces)
+CHARS_PER_SECOND = 14.0  # speaking-rate estimate of read speech in alphabetic scripts (characters incl. spaces)
+CHARS_PER_SECOND_CHARACTER_SCRIPTS = 4.5  # Mandarin/Japanese read speech: about 4-5 characters (syllables) a second
+
+
+def estimated_seconds(text: str, language: str) -> float:
+    """How long reading `text` takes at an ordinary pace: the planner's expected length for rewritten targets."""
+    from rvcbench.scoring.text_normalize import CHARACTER_LANGUAGES, base_language
+
+    rate = CHARS_PER_SECOND_CHARACTER_SCRIPTS if base_language(language) in CHARACTER_LANGUAGES else CHARS_PER_SECOND
+    return len(text) / rate
 
 
 @cache
@@ -53,7 +62,7 @@ def long_form_text(target: Target, rng: np.random.Generator, context: TransformC
 
     Transcripts of the same language are appended (speaker's own first, in manifest order, then the
     rest of the dataset in a seeded order, cycling if the dataset is small) until the text's estimated
-    duration (`CHARS_PER_SECOND`) reaches `seconds`. Sentences are joined with ". " so every boundary is
+    duration (`estimated_seconds`) reaches `seconds`. Sentences are joined with ". " so every boundary is
     punctuated.
     """
     if seconds <= 0:
@@ -64,11 +73,9 @@ def long_form_text(target: Target, rng: np.random.Generator, context: TransformC
     pool = own + others
     if not pool:
         raise TransformUnavailable(f"the dataset has no other {target.language} transcript to extend the text with")
-    pieces, length, index = [target.text.strip()], len(target.text), 0
-    while length / CHARS_PER_SECOND < seconds:
-        piece = pool[index % len(pool)].strip()
-        pieces.append(piece)
-        length += len(piece) + 1
+    pieces, index = [target.text.strip()], 0
+    while estimated_seconds(" ".join(pieces), target.language) < seconds:
+        pieces.append(pool[index % len(pool)].strip())
         index += 1
     return Target(" ".join(_sentence(p) for p in pieces), target.language)
 
