@@ -120,3 +120,31 @@ def as_waveform(output, model: str) -> np.ndarray:
     if wave.ndim != 1:
         raise ValueError(f"model {model!r} returned audio of shape {wave.shape}; expected mono")
     return wave
+
+
+def upstream_checkout(env_var: str, model: str, repo_url: str, commit: str, marker: str,
+                      import_paths: tuple[str, ...] = ("",)) -> Path:
+    """The local checkout of an upstream project that is not an installable package, put on `sys.path`.
+
+    Some projects only run from a clone (they import their own folders, or vendored code under
+    `third_party/`, by bare name). The user names the clone in the environment variable `env_var`;
+    `marker` (a file every such clone has) catches a wrong folder here rather than deep in the model.
+    `import_paths` (relative to the clone) go to the front of `sys.path`, in the order given.
+    """
+    import sys
+
+    hint = (f"`git clone --recursive {repo_url} DIR && git -C DIR checkout {commit}` "
+            f"(then `git -C DIR submodule update --init --recursive`), and set {env_var}=DIR")
+    root = os.environ.get(env_var, "").strip()
+    if not root:
+        raise MissingDependencyError(f"model {model!r} runs from a checkout of {repo_url}: {hint}.")
+    path = Path(root).expanduser().resolve()
+    if not (path / marker).exists():
+        raise MissingDependencyError(
+            f"model {model!r}: {env_var}={path} is not a checkout of {repo_url} (it has no {marker}): {hint}.")
+    for relative in reversed(import_paths):
+        entry = str(path / relative)
+        if entry in sys.path:
+            sys.path.remove(entry)
+        sys.path.insert(0, entry)
+    return path
