@@ -1,0 +1,98 @@
+"""styletts2 adapter: no stack needed to import, missing pieces named with their fix, config and checkpoint handling."""
+
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rvcbench.adapters.contract import CloneRequest
+from rvcbench.adapters.registry import create_adapter
+from rvcbench.errors import MissingDependencyError
+
+KEY = "styletts2"
+
+
+@pytest.fixture
+def module():
+    return sys.modules[type(create_adapter(KEY)).__module__]
+
+
+@pytest.fixture
+def full_weights(tmp_path, module):
+    for name in (module.CONFIG, module.CHECKPOINT):
+        (tmp_path / "w" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "w" / name).write_bytes(b"x")
+    return tmp_path / "w"
+
+
+def test_adapter_imports_without_its_stack():
+    adapter = create_adapter(KEY)
+    assert "phonemizer" not in sys.modules and "munch" not in sys.modules
+    assert adapter.name == KEY and adapter.sample_rate == 24000 and adapter.batch_size == 1
+    assert not adapter.needs_prompt_text and adapter.weights_id == "yl4579/StyleTTS2-LibriTTS"
+    assert adapter.languages == frozenset({"en"}) and not adapter.supports_language("zh")
+
+
+def test_missing_weights_name_the_download_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MissingDependencyError, match="huggingface-cli download yl4579/StyleTTS2-LibriTTS"):
+        create_adapter(KEY).load("cpu")
+
+
+def test_incomplete_weights_folder_names_the_missing_files(tmp_path, module):
+    (tmp_path / "Models" / "LibriTTS").mkdir(parents=True)
+    (tmp_path / module.CONFIG).write_text("model_params: {}\n")
+    with pytest.raises(MissingDependencyError, match="lacks Models/LibriTTS/epochs_2nd_00020.pth"):
+        create_adapter(KEY, weights=str(tmp_path)).load("cpu")
+
+
+def test_missing_stack_names_env_create(full_weights, monkeypatch):
+    adapter = create_adapter(KEY, weights=str(full_weights))
+    for name in adapter.stack_modules:
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(MissingDependencyError, match="rvcbench env create styletts2"):
+        adapter.load("cpu")
+
+
+def test_missing_checkout_names_the_clone_and_commit(full_weights, monkeypatch, module):
+    adapter = create_adapter(KEY, weights=str(full_weights))
+    for name in adapter.stack_modules:
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.delenv("STYLETTS2_ROOT", raising=False)
+    with pytest.raises(MissingDependencyError, match=f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
+        adapter.load("cpu")
+
+
+def test_config_paths_point_into_the_checkout(module):
+    config = {"ASR_path": "Utils/ASR/epoch_00080.pth", "ASR_config": "Utils/ASR/config.yml",
+              "F0_path": "Utils/JDC/bst.t7", "PLBERT_dir": "Utils/PLBERT/", "model_params": {"style_dim": 128}}
+    resolved = module.resolve_config_paths(config, Path("/opt/StyleTTS2"))
+    assert resolved["ASR_path"] == "/opt/StyleTTS2/Utils/ASR/epoch_00080.pth"
+    assert resolved["PLBERT_dir"] == "/opt/StyleTTS2/Utils/PLBERT"
+    assert resolved["model_params"] == {"style_dim": 128} and config["F0_path"] == "Utils/JDC/bst.t7"
+
+
+def test_dataparallel_prefixes_are_stripped_once(module):
+    state = {"module.conv.weight": 1, "module.module.x": 2, "bias": 3}
+    assert module.strip_module_prefix(state) == {"conv.weight": 1, "module.x": 2, "bias": 3}
+
+
+def test_prompt_at_24k_and_notebook_settings(module):
+    prompt = module.prompt_for_model(np.zeros(16000, dtype=np.float32), 16000)
+    assert prompt.dtype == np.float32 and len(prompt) == 24000
+    assert module.SETTINGS == {"alpha": 0.3, "beta": 0.7, "diffusion_steps": 5, "embedding_scale": 1.0}
+
+
+def test_clone_trims_the_end_pulse_and_rejects_empty_text(module):
+    adapter = create_adapter(KEY)
+    adapter._net = object()
+    adapter._style = lambda request: "style"
+    adapter._synthesize = lambda text, style: np.arange(200, dtype=np.float32)
+    audio = np.zeros(2400, dtype=np.float32)
+    out, empty = adapter.clone([CloneRequest("p", audio, 24000, "", "en", "Hello.", "en", 0),
+                                CloneRequest("p", audio, 24000, "", "en", "  ", "en", 0)])
+    assert out.shape == (200 - module.TAIL_TRIM,) and out[-1] == 200 - module.TAIL_TRIM - 1
+    assert "empty target" in empty.reason
