@@ -12,7 +12,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rvcbench.adapters.registry import build_registry, create_adapter
+from rvcbench.adapters.executors import close_adapter, open_adapter
+from rvcbench.adapters.registry import build_registry
+from rvcbench.analyses import run_analyses
 from rvcbench.data import load_dataset
 from rvcbench.environment import describe_environment, resolve_device
 from rvcbench.errors import UnknownNameError
@@ -41,6 +43,7 @@ class RunConfig:
     task: str = DEFAULT_TASK  # `default` (clean only), a task name, comma-separated names, or `all`
     noise_dir: str | None = None  # a folder of noise recordings: adds file-noise conditions to add_noise tasks
     weights: str | None = None  # the model's checkpoint: a local folder or a Hugging Face id (default: the adapter's)
+    executor: str = "auto"  # auto, inprocess or worker: where the adapter runs (rvcbench.adapters.executors)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     if config.profile not in PROFILES:
         raise UnknownNameError(f"unknown scorer profile {config.profile!r}; known: {', '.join(PROFILES)}")
     registry = build_registry()
-    adapter = create_adapter(config.model, registry, weights=config.weights)
+    adapter = open_adapter(config.model, registry, weights=config.weights, executor=config.executor)
     scorers = [SCORERS.get(name)() for name in PROFILES[config.profile]]
     all_metas = [SCORERS.get(name).meta for name in sorted({n for p in PROFILES.values() for n in p})]
     tasks = load_tasks(config.task, set(known_metrics(all_metas)),
@@ -105,6 +108,7 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
             inputs = PerturbedInputs(run_dir.root.parent / SHARED_INPUTS_DIR, run_dir.inputs, DatasetVoices(dataset))
             synthesize(adapter, to_synthesize, run_dir, model=config.model, batch_size=batch_size, inputs=inputs,
                        on_item=tick)
+    close_adapter(adapter)
     del adapter
 
     records = [run_dir.read_record(it.item_id) for it in items]
@@ -117,6 +121,9 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
         records = [run_dir.read_record(it.item_id) for it in items]
 
     summary = summarize_records(records, [s.meta for s in scorers], seed=config.seed, tasks=tasks)
+    analyses = run_analyses(tasks, items, records, run_dir, dataset, config.seed, device)  # e.g. detectability
+    if analyses:
+        summary["analyses"] = analyses
     summary.update({"run": {k: run_config[k] for k in ("model", "adapter", "dataset", "profile", "seed", "limit",
                                                        "task", "tasks", "device", "scorers", "environment")}})
     run_dir.write_table(records)

@@ -1,0 +1,240 @@
+"""One virtual environment per model: create it, record where it is, check that its stack imports.
+
+Models pin conflicting stacks (torch versions, numpy majors), so each `models/<key>/` gets its own
+environment and the runner talks to it through a worker (`rvcbench.adapters.worker`). Environments live
+in `~/.cache/rvcbench/envs/<key>/` (or under the folder named by RVCBENCH_ENVS_DIR) and are recorded in
+`envs.json` there; any existing virtual environment can be recorded too (`record_env`).
+
+An environment gets the model's pinned `requirements.txt` first, then the few packages the worker needs
+(numpy, scipy, soundfile, with rvcbench's own version ranges) and rvcbench itself without its
+dependencies: the scorers' stack (torch, Whisper, ...) stays in the main environment, where scoring runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import rvcbench
+from rvcbench.errors import RvcbenchError
+
+ENVS_DIR_VARIABLE = "RVCBENCH_ENVS_DIR"
+REGISTRY_FILE = "envs.json"
+REQUIREMENTS_FILE = "requirements.txt"
+WORKER_PACKAGES = ("numpy", "scipy", "soundfile")  # what the worker and adapter support import
+CHECK_SECONDS = 300
+
+
+class ModelEnvError(RvcbenchError):
+    """A model environment cannot be created, found or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelEnv:
+    model: str
+    path: str
+    python: str
+    python_version: str
+    created: str
+    installer: str  # uv, pip, or recorded (made by hand)
+    requirements: str | None
+
+    @property
+    def ok(self) -> bool:
+        """The interpreter is still there (a removed base Python leaves a dangling link)."""
+        return Path(self.python).exists()
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    model: str
+    env_path: Path
+    installer: str
+    requirements: Path
+    commands: list[list[str]]
+
+
+@dataclass(frozen=True)
+class ModuleCheck:
+    module: str
+    ok: bool
+    version: str  # the module's version, or the installed distribution's when the import failed ("" if none)
+    error: str
+
+
+def envs_dir() -> Path:
+    return Path(os.environ.get(ENVS_DIR_VARIABLE) or Path.home() / ".cache" / "rvcbench" / "envs").expanduser()
+
+
+def env_python(env_path: Path) -> Path:
+    return env_path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def recorded_envs() -> dict[str, ModelEnv]:
+    path = envs_dir() / REGISTRY_FILE
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {model: ModelEnv(**entry) for model, entry in raw.items()}
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ModelEnvError(f"{path} is not a valid environment registry ({exc}); fix or delete it, "
+                            "then record the environments again with `rvcbench env create MODEL`") from exc
+
+
+def recorded_env(model: str) -> ModelEnv | None:
+    return recorded_envs().get(model)
+
+
+def record_env(model: str, env_path: Path, *, installer: str = "recorded",
+               requirements: Path | None = None) -> ModelEnv:
+    """Record `env_path` (a virtual environment) as the environment of `model`."""
+    python = env_python(Path(env_path))
+    if not python.exists():
+        raise ModelEnvError(f"{env_path} is not a virtual environment: {python} does not exist")
+    version = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    env = ModelEnv(model=model, path=str(Path(env_path).absolute()), python=str(python.absolute()),
+                   python_version=version, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   installer=installer, requirements=str(requirements) if requirements else None)
+    envs = recorded_envs()
+    envs[model] = env
+    registry = envs_dir() / REGISTRY_FILE
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=registry.parent, suffix=".tmp", delete=False) as tmp:
+        json.dump({k: asdict(v) for k, v in sorted(envs.items())}, tmp, indent=2)
+    os.replace(tmp.name, registry)
+    return env
+
+
+def requirements_file(model: str, target: str, origin: str) -> Path:
+    """`models/<key>/requirements.txt` of a folder adapter; a clear refusal for the others."""
+    adapter_file = target.rpartition(":")[0]
+    if not adapter_file.endswith(".py"):
+        where = "ships with rvcbench and runs in the main environment" if origin == "built-in" else \
+            f"is installed as a package ({origin}); install that package where you need it"
+        raise ModelEnvError(f"model {model!r} has no requirements.txt: it {where}, so it needs no environment "
+                            "of its own")
+    path = Path(adapter_file).parent / REQUIREMENTS_FILE
+    if not path.is_file():
+        raise ModelEnvError(f"model {model!r}: {path} does not exist; list the model's pinned packages there "
+                            "(one per line, as for pip) and run `rvcbench env create` again")
+    return path
+
+
+def checkout_root() -> Path | None:
+    """The source checkout rvcbench runs from, if it does (then environments get an editable install)."""
+    root = Path(rvcbench.__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "rvcbench").is_dir() else None
+
+
+def worker_requirements() -> list[str]:
+    """The worker's own packages, with the version ranges rvcbench declares."""
+    declared = {}
+    for spec in metadata.requires("rvcbench") or []:
+        if ";" in spec:
+            continue  # extras
+        name = re.split(r"[<>=!~\[ ]", spec, maxsplit=1)[0].lower()
+        declared[name] = spec
+    return [declared.get(name, name) for name in WORKER_PACKAGES]
+
+
+def _has_requirements(path: Path) -> bool:
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return any(lines)
+
+
+def plan_create(model: str, requirements: Path, *, python: str | None = None, installer: str | None = None,
+                env_path: Path | None = None) -> CreatePlan:
+    """The commands that build the environment of `model` (uv when on PATH, else venv + pip)."""
+    env_path = env_path or envs_dir() / model
+    installer = installer or ("uv" if shutil.which("uv") else "pip")
+    target = str(env_python(env_path))
+    root = checkout_root()
+    rvcbench_spec = ["-e", str(root)] if root else [f"rvcbench=={rvcbench.__version__}"]
+    if installer == "uv":
+        uv = shutil.which("uv") or "uv"
+        commands = [[uv, "venv", "--python", python or sys.executable, str(env_path)]]
+        install = [uv, "pip", "install", "--python", target]
+    elif installer == "pip":
+        commands = [[python or sys.executable, "-m", "venv", str(env_path)]]
+        install = [target, "-m", "pip", "install"]
+    else:
+        raise ModelEnvError(f"unknown installer {installer!r}; use uv or pip")
+    if _has_requirements(requirements):
+        commands.append([*install, "-r", str(requirements)])
+    commands.append([*install, *worker_requirements()])
+    commands.append([*install, "--no-deps", *rvcbench_spec])
+    return CreatePlan(model, env_path, installer, requirements, commands)
+
+
+def create_env(plan: CreatePlan, *, force: bool = False, echo: Callable[[str], None] = print,
+               run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> ModelEnv:
+    """Run the plan's commands (each echoed), then record the environment."""
+    if plan.env_path.exists():
+        if not force:
+            raise ModelEnvError(f"{plan.env_path} already exists; rebuild it with "
+                                f"`rvcbench env create {plan.model} --force`")
+        if not (plan.env_path / "pyvenv.cfg").is_file():
+            raise ModelEnvError(f"{plan.env_path} exists and is not a virtual environment; not removing it")
+        shutil.rmtree(plan.env_path)
+    for command in plan.commands:
+        echo("$ " + shlex.join(command))
+        result = run(command)
+        if result.returncode != 0:
+            raise ModelEnvError(f"creating the environment of {plan.model!r} failed (exit {result.returncode}) at: "
+                                f"{shlex.join(command)}; fix {plan.requirements} or the message above and run "
+                                f"`rvcbench env create {plan.model} --force`")
+    return record_env(plan.model, plan.env_path, installer=plan.installer, requirements=plan.requirements)
+
+
+_CHECK_SCRIPT = r"""
+import importlib, json, sys
+from importlib import metadata
+
+def dist_version(module):
+    top = module.split(".")[0]
+    names = metadata.packages_distributions().get(top, [])
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return ""
+
+out = {}
+for module in sys.argv[2:]:
+    try:
+        imported = importlib.import_module(module)
+    except BaseException as exc:
+        out[module] = {"ok": False, "version": dist_version(module), "error": type(exc).__name__ + ": " + str(exc)}
+        continue
+    version = getattr(imported, "__version__", None) or dist_version(module)
+    out[module] = {"ok": True, "version": str(version), "error": ""}
+with open(sys.argv[1], "w") as f:
+    json.dump(out, f)
+"""
+
+
+def check_modules(python: str, modules: list[str]) -> list[ModuleCheck]:
+    """Import each module with `python` (in its own process) and report what imports, with versions."""
+    with tempfile.TemporaryDirectory(prefix="rvcbench-envcheck-") as tmp:
+        report = Path(tmp) / "report.json"
+        result = subprocess.run([python, "-c", _CHECK_SCRIPT, str(report), *modules], capture_output=True,
+                                text=True, timeout=CHECK_SECONDS)
+        if not report.is_file():
+            raise ModelEnvError(f"{python} could not run the import check (exit {result.returncode}): "
+                                f"{result.stderr.strip()[-500:]}")
+        found = json.loads(report.read_text(encoding="utf-8"))
+    return [ModuleCheck(m, bool(found[m]["ok"]), found[m]["version"], found[m]["error"]) for m in modules]
