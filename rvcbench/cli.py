@@ -45,9 +45,13 @@ def main() -> None:
               help="A folder of noise recordings (e.g. DEMAND, MUSAN): adds file-noise conditions to noisy-reference.")
 @click.option("--weights", default=None,
               help="The model's checkpoint: a local folder or a Hugging Face id (default: the adapter's own id).")
+@click.option("--executor", type=click.Choice(["auto", "inprocess", "worker"]), default="auto", show_default=True,
+              help="Where the model runs: auto (here when its stack imports, else a worker in its environment "
+                   "from `rvcbench env create`), inprocess, or worker.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit: int | None, device: str,
-        batch_size: int | None, task: str, noise_dir: str | None, weights: str | None, quiet: bool) -> None:
+        batch_size: int | None, task: str, noise_dir: str | None, weights: str | None, executor: str,
+        quiet: bool) -> None:
     """Clone every pair of a dataset with MODEL, score the clips, print and save the summary.
 
     Rerunning the same command resumes an interrupted run; on a finished run it only prints the summary.
@@ -56,7 +60,8 @@ def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit:
     from rvcbench.summary import format_summary
 
     config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
-                       batch_size=batch_size, task=task, noise_dir=noise_dir, weights=weights)
+                       batch_size=batch_size, task=task, noise_dir=noise_dir, weights=weights,
+                       executor=executor)
     outcome = run_benchmark(config, out, progress=not quiet)
     title = f"{model} on {data} (scorer profile {profile}, seed {seed})"
     click.echo(format_summary(outcome.summary, title))
@@ -113,3 +118,14 @@ def summary(run_dir: Path) -> None:
     from rvcbench.summary import format_summary
 
     click.echo(format_summary(RunDirectory(run_dir).read_summary(), str(run_dir)))
+
+
+from rvcbench.leaderboard.cli import leaderboard  # noqa: E402
+
+main.add_command(leaderboard)
+
+from rvcbench.cli_models import check_adapter, env, new_adapter  # noqa: E402
+
+main.add_command(env)
+main.add_command(new_adapter)
+main.add_command(check_adapter)

@@ -1,0 +1,148 @@
+"""`leaderboard add`: turn a finished run directory into a validated result folder under `leaderboard/results/`.
+
+One folder per model × dataset × scorer profile (`<model>__<dataset>__<profile>`); adding a newer run of the
+same three replaces it. The folder is written beside its destination, validated like any file someone sent,
+and only then moved into place, so a refused or interrupted `add` leaves the results as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from rvcbench.errors import RvcbenchError, UnknownNameError
+from rvcbench.leaderboard import schema
+from rvcbench.leaderboard.examples import copy_examples, dataset_files
+from rvcbench.leaderboard.table import file_sha256
+from rvcbench.leaderboard.validate import load_result
+from rvcbench.results import RunDirectory, write_json_atomic
+
+DEFAULT_RESULTS = Path("leaderboard/results")
+EXAMPLES_PER_TASK = 2
+HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class Added:
+    folder: Path
+    replaced: bool
+
+
+def result_key(model: str, dataset: str, profile: str) -> str:
+    return "__".join(schema.slug(x) for x in (model, dataset, profile))
+
+
+def read_finished_run(run_dir: Path) -> tuple[dict, dict, pd.DataFrame]:
+    """(config, summary, table) of a finished run; refuse an unfinished or incomplete one, saying why."""
+    run = RunDirectory(run_dir)
+    missing = [p.name for p in (run.config_path, run.summary_path, run.table_path) if not p.is_file()]
+    if missing:
+        raise schema.ResultFileError(f"{run_dir}: not a finished run directory (missing {', '.join(missing)}); "
+                                     "finish it with `rvcbench run` first")
+    config = json.loads(run.config_path.read_text(encoding="utf-8"))
+    summary = run.read_summary()
+    table = pd.read_parquet(run.table_path)
+    records = len(list(run.items.glob("*.json"))) if run.items.is_dir() else len(table)
+    if records != len(table) or summary.get("items") != len(table):
+        raise schema.ResultFileError(f"{run_dir}: {records} item records, {len(table)} table rows and "
+                                     f"{summary.get('items')} summarized items disagree; rerun `rvcbench run` with "
+                                     "the same settings to finish it")
+    return config, summary, table
+
+
+def add_run(run_dir: Path, results_root: Path = DEFAULT_RESULTS, examples_per_task: int = EXAMPLES_PER_TASK) -> Added:
+    config, summary, table = read_finished_run(run_dir)
+    key = result_key(config["model"], config["dataset"]["name"], config["profile"])
+    results_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=results_root, prefix=f".{key}.", suffix=".part"))
+    try:
+        shutil.copyfile(RunDirectory(run_dir).table_path, staging / schema.TABLE_FILE)
+        examples = copy_examples(Path(run_dir), table, summary.get("tasks", {}), staging, examples_per_task,
+                                 dataset_files(config))
+        result = build_result(config, summary, table, staging / schema.TABLE_FILE, examples, Path(run_dir).name)
+        write_json_atomic(staging / schema.RESULT_FILE, result, sort_keys=False)
+        load_result(staging)  # the same checks as `validate`: never record a result we would refuse
+        destination = results_root / key
+        replaced = destination.exists()
+        _swap(staging, destination)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return Added(destination, replaced)
+
+
+def _swap(new: Path, destination: Path) -> None:
+    """Move `new` to `destination`, replacing what is there with two renames (never a half-written folder)."""
+    old = destination.with_name(f".{destination.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if destination.exists():
+        os.replace(destination, old)
+    os.replace(new, destination)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def build_result(config: dict, summary: dict, table: pd.DataFrame, table_path: Path, examples: list[dict],
+                 source_run: str) -> dict:
+    run = summary.get("run", {})
+    environment = run.get("environment") or config.get("environment", {})
+    adapter = config.get("adapter", {})
+    scorers = config.get("scorers", [])
+    weights = str(adapter.get("weights") or "")
+    return {
+        "kind": schema.KIND,
+        "schema_version": schema.SCHEMA_VERSION,
+        "model": {"name": config["model"], "adapter": adapter, "adapter_origin": str(config.get("adapter_origin", "")),
+                  "description": _adapter_description(config["model"]),
+                  "links": {"weights": f"https://huggingface.co/{weights}"} if HF_ID.match(weights) else {}},
+        "dataset": {k: config["dataset"][k] for k in ("name", "source", "pairs", "fingerprint")},
+        "profile": config["profile"],
+        "seeds": {"run": int(config["seed"]), "bootstrap": int(summary.get("statistics", {}).get("seed",
+                                                                                                  config["seed"]))},
+        "settings": {k: config.get(k) for k in ("data", "task", "limit", "batch_size", "device", "weights",
+                                                "noise_dir")},
+        "versions": {"rvcbench": str(environment.get("rvcbench", "")), "adapter": str(config.get("adapter_version")),
+                     "scorers": {s["name"]: s["version"] for s in scorers},
+                     "packages": environment.get("packages", {})},
+        "scorers": scorers,
+        "hardware": {k: environment[k] for k in ("device", "gpu", "machine", "processor", "platform", "python")
+                     if k in environment},
+        "tasks": config.get("tasks", {}),
+        "summary": {k: v for k, v in summary.items() if k != "run"},
+        "table": {"file": schema.TABLE_FILE, "sha256": file_sha256(table_path), "rows": int(len(table))},
+        "examples": examples,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source_run": source_run,
+    }
+
+
+def _adapter_description(model: str) -> str:
+    from rvcbench.adapters.registry import build_registry
+
+    try:
+        return build_registry().get(model).description
+    except (UnknownNameError, ImportError):  # a model no longer installed here still gets its result recorded
+        return ""
+
+
+def add_runs(run_dirs: list[Path], results_root: Path = DEFAULT_RESULTS,
+             examples_per_task: int = EXAMPLES_PER_TASK) -> list[Added]:
+    """Add several runs; refuse two runs that would write the same result file before writing any."""
+    keys: dict[str, Path] = {}
+    for run_dir in run_dirs:
+        config, _, _ = read_finished_run(run_dir)
+        key = result_key(config["model"], config["dataset"]["name"], config["profile"])
+        if key in keys:
+            raise RvcbenchError(f"{keys[key]} and {run_dir} are both {key} (model × dataset × profile): a result "
+                                "file holds one run; run every task in one run (`--task all`) or add them apart")
+        keys[key] = run_dir
+    return [add_run(d, results_root, examples_per_task) for d in run_dirs]

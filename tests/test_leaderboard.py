@@ -1,0 +1,235 @@
+"""Leaderboard: result files from real runs, their validation, robustness scores, the built site and exports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+from fixtures.leaderboard.fast_scorer import EVIL_NAME, PROFILE, fast_profile, forge_result, make_runs
+
+from rvcbench.cli import main
+from rvcbench.leaderboard import schema
+from rvcbench.leaderboard.aggregate import build_entries, robustness_score
+from rvcbench.leaderboard.exports import render_exports
+from rvcbench.leaderboard.results import add_run
+from rvcbench.leaderboard.site import build_site
+from rvcbench.leaderboard.table import file_sha256
+from rvcbench.leaderboard.validate import load_result, validate_result
+from rvcbench.tasks import discover_tasks
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory):
+    with fast_profile():
+        yield make_runs(tmp_path_factory.mktemp("lb-runs"))
+
+
+@pytest.fixture(scope="module")
+def added(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("lb-results")
+    return {name: add_run(run, root).folder for name, run in runs.items()}
+
+
+def edit_result(source: Path, destination: Path, change) -> Path:
+    shutil.copytree(source, destination)
+    data = json.loads((destination / "result.json").read_text())
+    change(data)
+    (destination / "result.json").write_text(json.dumps(data))
+    return destination
+
+
+def test_add_records_provenance_table_hash_and_audio_examples(added: dict[str, Path]) -> None:
+    folder = added["scored"]
+    data = json.loads((folder / "result.json").read_text())
+    assert folder.name == f"oracle__demo__{PROFILE}"
+    assert data["schema_version"] == schema.SCHEMA_VERSION
+    assert data["table"]["sha256"] == file_sha256(folder / "utterances.parquet")
+    assert data["table"]["rows"] == len(pd.read_parquet(folder / "utterances.parquet")) == data["summary"]["items"]
+    assert data["versions"]["scorers"] == {"sim_spectrum": "1"} and data["versions"]["rvcbench"]
+    assert data["hardware"]["device"] == "cpu" and data["seeds"] == {"run": 0, "bootstrap": 0}
+    tasks = {e["task"] for e in data["examples"]}
+    assert tasks == {"reference-length", "post-processing"}
+    for example in data["examples"]:
+        assert example["condition"] != "clean"
+        for role in schema.EXAMPLE_AUDIO_ROLES:
+            info = sf.info(str(folder / example[role]))
+            assert info.samplerate == 16000 and info.duration <= 8.0
+    truncated = next(e for e in data["examples"] if e["condition"].startswith("truncate"))
+    seconds = float(truncated["condition"].split("=")[1])
+    assert sf.info(str(folder / truncated["prompt"])).duration == pytest.approx(seconds, abs=0.05)
+
+
+def test_added_results_validate(added: dict[str, Path]) -> None:
+    assert validate_result(added["scored"]) == []
+    assert validate_result(added["unscored"] / "result.json") == []
+
+
+def test_validate_names_a_mean_that_does_not_follow_from_the_table(added: dict[str, Path], tmp_path: Path) -> None:
+    def inflate(data: dict) -> None:
+        data["summary"]["metrics"]["sim"]["mean"] += 0.05
+        data["summary"]["tasks"]["post-processing"]["conditions"]["telephone"]["failed"] = 1
+
+    problems = validate_result(edit_result(added["scored"], tmp_path / "r", inflate))
+    assert any(p.startswith("summary.metrics.sim.mean: states") for p in problems)
+    assert any("conditions.telephone.failed: states 1, the table has 0" in p for p in problems)
+
+
+def test_validate_detects_an_edited_table(added: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    shutil.copytree(added["scored"], folder)
+    table = pd.read_parquet(folder / "utterances.parquet")
+    table["sim"] = table["sim"] * 0.5
+    table.to_parquet(folder / "utterances.parquet", index=False)
+    problems = validate_result(folder)
+    assert len(problems) == 1 and problems[0].startswith("table.sha256:")
+
+
+def test_validate_refuses_paths_outside_the_folder_and_non_http_links(added: dict[str, Path], tmp_path: Path) -> None:
+    def attack(data: dict) -> None:
+        data["table"]["file"] = "../../etc/passwd"
+        data["examples"][0]["clone"] = "/etc/passwd"
+        data["examples"][1]["target"] = "audio/../../../secret.flac"
+        data["model"]["links"] = {"weights": "javascript:alert(1)"}
+
+    problems = validate_result(edit_result(added["scored"], tmp_path / "r", attack))
+    assert "table.file: '../../etc/passwd' points outside the result folder" in problems
+    assert any(p.startswith("examples[0].clone: '/etc/passwd' points outside") for p in problems)
+    assert any(p.startswith("examples[1].target:") and "outside" in p for p in problems)
+    assert "model.links.weights: 'javascript:alert(1)' is not an http(s) link" in problems
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda d: d.update(schema_version=99), "schema_version: 99 is not known"),
+    (lambda d: d.update(profile="studio"), "profile: unknown scorer profile 'studio'"),
+    (lambda d: d["summary"].pop("metrics"), "summary.metrics: missing"),
+    (lambda d: d["dataset"].update(pairs="50"), "dataset.pairs: expected an integer, found str"),
+])
+def test_validate_says_what_is_wrong(added: dict[str, Path], tmp_path: Path, change, expected: str) -> None:
+    problems = validate_result(edit_result(added["scored"], tmp_path / "r", change))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_renamed_result_is_refused_unless_its_table_agrees(added: dict[str, Path], tmp_path: Path) -> None:
+    renamed = edit_result(added["scored"], tmp_path / "renamed", lambda d: d["model"].update(name="someone-else"))
+    assert any(p.startswith("model.name: 'someone-else' but the table") for p in validate_result(renamed))
+    assert validate_result(forge_result(added["scored"], tmp_path / "forged")) == []
+
+
+def test_add_refuses_an_unfinished_run(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(runs["unscored"], run)
+    (run / "summary.json").unlink()
+    with pytest.raises(schema.ResultFileError, match="not a finished run directory .missing summary.json"):
+        add_run(run, tmp_path / "results")
+    assert not (tmp_path / "results").exists()  # nothing was written
+
+
+def test_robustness_score_is_the_mean_sim_retention_of_the_family(added: dict[str, Path]) -> None:
+    result = load_result(added["scored"])
+    conditions = result.data["summary"]["tasks"]["post-processing"]["conditions"]
+    retentions = [c["headline"]["sim_retention"]["mean"] for name, c in conditions.items()
+                  if name != "clean" and c["available"]]
+    score = robustness_score(result, "output", seed=0)
+    assert score.mean == pytest.approx(np.mean(retentions), rel=1e-9)
+    assert score.mean < 1.0  # post-processing changes the clip, so the spectrum moves
+    assert score.ci_low <= score.mean <= score.ci_high and score.ci_low < score.ci_high
+    assert score.n + score.failures == len(retentions) * 3
+    # the oracle returns the real recording whatever the prompt: nothing of the speaker is lost
+    assert robustness_score(result, "input", seed=0).mean == pytest.approx(1.0)
+    assert robustness_score(result, "perturbation", seed=0) is None
+
+
+def test_results_of_different_profiles_are_never_ranked_together(added: dict[str, Path], tmp_path: Path) -> None:
+    forged = forge_result(added["scored"], tmp_path / "forged")
+    entries = build_entries([load_result(p) for p in (added["scored"], added["unscored"], forged)])
+    assert {k: sorted(e.name for e in v) for k, v in entries.items()} == {
+        PROFILE: sorted(["oracle", EVIL_NAME]), "none": ["oracle"]}
+
+
+def test_build_escapes_untrusted_strings(added: dict[str, Path], tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(added["scored"], results / "ok")
+    forge_result(added["scored"], results / "evil")
+    report = build_site(results, tmp_path / "site")
+    pages = [p.read_text() for p in (tmp_path / "site").rglob("*.html")]
+    assert report.results == 2 and len(pages) == 5
+    assert all("<script>alert" not in p and "<img src=x" not in p for p in pages)
+    assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in p for p in pages)
+    assert all("http-equiv=\"Content-Security-Policy\"" in p for p in pages)
+    assert not [p for p in pages if "https://" in p.split("<main>")[0]]  # nothing loaded from another host
+
+
+def test_a_failed_build_keeps_the_published_site(added: dict[str, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    results, site = tmp_path / "results", tmp_path / "site"
+    shutil.copytree(added["scored"], results / "ok")
+    build_site(results, site)
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("rvcbench.leaderboard.site.model_page", broken)
+    shutil.copytree(added["unscored"], results / "more")
+    with pytest.raises(OSError, match="disk full"):
+        build_site(results, site)
+    monkeypatch.undo()
+    edit_result(added["scored"], results / "bad", lambda d: d.update(profile="studio"))
+    with pytest.raises(schema.ResultFileError, match="bad/result.json: refused"):
+        build_site(results, site)
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_exports_carry_the_site_numbers(added: dict[str, Path], tmp_path: Path) -> None:
+    forged = forge_result(added["scored"], tmp_path / "x_y")
+    entries = build_entries([load_result(added["scored"]), load_result(forged)])
+    from rvcbench.leaderboard.aggregate import overview_columns
+
+    columns = {p: overview_columns([x.result for x in xs]) for p, xs in entries.items()}
+    files = render_exports(entries, columns)
+    rows = pd.read_csv(__import__("io").StringIO(files["leaderboard.csv"]))
+    oracle = next(e for e in entries[PROFILE] if e.name == "oracle")
+    assert len(rows) == 2
+    assert rows.loc[rows.model == "oracle", "sim.mean"].item() == pytest.approx(oracle.cells["sim"].mean)
+    assert rows.loc[rows.model == "oracle", "robust:output.ci_high"].item() == pytest.approx(
+        oracle.cells["robust:output"].ci_high)
+    payload = json.loads(files["leaderboard.json"])
+    assert {r["model"] for r in payload["overview"]} == {"oracle", EVIL_NAME}
+    assert {r["task"] for r in payload["conditions"]} == {"reference-length", "post-processing"}
+    assert "\\begin{tabular}" in files["leaderboard.tex"] and "Robust. output" in files["leaderboard.tex"]
+
+
+def test_method_page_lists_every_task_spec(added: dict[str, Path], tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(added["scored"], results / "ok")
+    build_site(results, tmp_path / "site")
+    method = (tmp_path / "site" / "method.html").read_text()
+    assert discover_tasks() and all(f'id="task-{name}"' in method for name in discover_tasks())
+    assert "robustness score of a task family" in method and "sim_spectrum" in method
+
+
+def test_cli_add_validate_build_export(runs: dict[str, Path], tmp_path: Path) -> None:
+    cli = CliRunner()
+    results = tmp_path / "results"
+    with fast_profile():
+        out = cli.invoke(main, ["leaderboard", "add", str(runs["scored"]), str(runs["unscored"]),
+                                "--results", str(results)])
+        assert out.exit_code == 0, out.output
+        assert out.output.count("added ") == 2
+        folder = results / f"oracle__demo__{PROFILE}"
+        assert cli.invoke(main, ["leaderboard", "validate", str(folder / "result.json")]).exit_code == 0
+        bad = edit_result(folder, tmp_path / "bad", lambda d: d.update(profile="studio"))
+        refused = cli.invoke(main, ["leaderboard", "validate", str(bad)])
+        assert refused.exit_code == 2 and "profile: unknown scorer profile 'studio'" in refused.output
+        built = cli.invoke(main, ["leaderboard", "build", "--results", str(results), "--out", str(tmp_path / "s")])
+        assert built.exit_code == 0 and "page weight" in built.output
+        exported = cli.invoke(main, ["leaderboard", "export", "--results", str(results), "--out", str(tmp_path / "x"),
+                                     "--format", "latex"])
+        assert exported.exit_code == 0 and [p.name for p in (tmp_path / "x").iterdir()] == ["leaderboard.tex"]
