@@ -18,6 +18,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from rvcbench.analyses.report import format_analyses
 from rvcbench.scoring.aggregate import (
     CI_LEVEL,
     N_RESAMPLES,
@@ -201,6 +202,7 @@ def format_summary(summary: dict, title: str = "") -> str:
             for metric, gap in grouping["worst_group_gap"].items():
                 lines.append(f"  worst-group gap in {metric}: {gap['gap']:.4g} "
                              f"(best {gap['best_group']}, worst {gap['worst_group']})")
+    lines += format_analyses(summary.get("analyses", {}))
     if summary["failure_reasons"]:
         lines.append("failures and unavailable items by reason:")
         lines += [f"  {count} × {reason}" for reason, count in list(summary["failure_reasons"].items())[:10]]

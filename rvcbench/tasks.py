@@ -6,6 +6,8 @@
     applies_to: prompt            # what the transforms change: prompt | output | text | prompt_text | target
     metrics: [sim, wer_corpus]    # the metrics this task reports (headline first)
     group_by: [accent, gender]    # optional: per-group means of the metrics and the worst-group gap
+    analysis: detectability       # optional: a set-level analysis after scoring (rvcbench/analyses), by name or
+                                  # {name: detectability, detector: lfcc_gmm, folds: 5}
     conditions:
       - grid:                     # every combination of the listed values
           transform: add_noise
@@ -36,17 +38,21 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from rvcbench.errors import RvcbenchError, UnknownNameError
+
+if TYPE_CHECKING:
+    from rvcbench.analyses.base import AnalysisSpec
 
 FAMILIES = ("input", "generation", "output", "perturbation")
 APPLIES_TO = ("prompt", "output", "text", "prompt_text", "target")
 KIND_OF = {"prompt": "audio", "output": "audio", "text": "text", "prompt_text": "text", "target": "target"}
 CLEAN = "clean"
 DEFAULT_TASK = "default"  # every pair, clean only: what `rvcbench run` does without --task
-TOP_LEVEL_KEYS = {"name", "family", "description", "applies_to", "metrics", "conditions", "group_by"}
+TOP_LEVEL_KEYS = {"name", "family", "description", "applies_to", "metrics", "conditions", "group_by", "analysis"}
 
 
 class TaskSpecError(RvcbenchError):
@@ -87,6 +93,7 @@ class Task:
     conditions: tuple[Condition, ...]  # `clean` first
     group_by: tuple[str, ...] = ()  # manifest columns (accent, gender): per-group means and worst-group gap
     source: Path | None = field(default=None, compare=False)
+    analysis: AnalysisSpec | None = None  # a set-level analysis run after scoring (rvcbench.analyses)
 
 
 def default_task() -> Task:
@@ -173,7 +180,18 @@ def load_task(path: Path, known_metrics: set[str]) -> Task:
                 raise TaskSpecError(f"{where}: {key}: condition name {condition.name!r} appears twice")
             conditions.append(condition)
     return Task(spec["name"], family, str(spec.get("description", "")).strip(), applies_to, tuple(metrics),
-                tuple(conditions), tuple(group_by), source=path)
+                tuple(conditions), tuple(group_by), source=path, analysis=_analysis(spec, where))
+
+
+def _analysis(spec: dict, where: str) -> AnalysisSpec | None:
+    from rvcbench.analyses.base import AnalysisSpecError, parse_analysis
+
+    if "analysis" not in spec:
+        return None
+    try:
+        return parse_analysis(spec["analysis"])
+    except AnalysisSpecError as exc:
+        raise TaskSpecError(f"{where}: key 'analysis': {exc}") from exc
 
 
 def _require(ok: bool, where: str, key: str, message: str) -> None:
