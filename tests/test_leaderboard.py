@@ -36,6 +36,18 @@ def added(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> di
     return {name: add_run(run, root).folder for name, run in runs.items()}
 
 
+@pytest.fixture(scope="module")
+def detect_added(tmp_path_factory: pytest.TempPathFactory):
+    """A real run with a detectability analysis (oracle: clone = real target, so EER 0.5), added as a result."""
+    from rvcbench.runner import RunConfig, run_benchmark
+
+    root = tmp_path_factory.mktemp("lb-detect")
+    with fast_profile():
+        run_benchmark(RunConfig(model="oracle", task="detectability", limit=4, profile=PROFILE), root / "run",
+                      progress=False)
+        yield add_run(root / "run", root / "results").folder
+
+
 def edit_result(source: Path, destination: Path, change) -> Path:
     shutil.copytree(source, destination)
     data = json.loads((destination / "result.json").read_text())
@@ -233,3 +245,102 @@ def test_cli_add_validate_build_export(runs: dict[str, Path], tmp_path: Path) ->
         exported = cli.invoke(main, ["leaderboard", "export", "--results", str(results), "--out", str(tmp_path / "x"),
                                      "--format", "latex"])
         assert exported.exit_code == 0 and [p.name for p in (tmp_path / "x").iterdir()] == ["leaderboard.tex"]
+
+
+def _detect(data: dict) -> dict:
+    return data["analyses"]["detectability"]
+
+
+def test_a_result_with_analyses_validates_and_renders_everywhere(detect_added: Path, added: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    assert validate_result(detect_added) == []
+    data = json.loads((detect_added / "result.json").read_text())
+    assert data["schema_version"] == 1 and "analyses" not in data["summary"]  # carried once, beside the summary
+    assert "analyses" not in json.loads((added["scored"] / "result.json").read_text())  # and optional
+    conditions = _detect(data)["conditions"]
+    assert len(conditions) == 5 and all(c["available"] and c["eer"]["mean"] == 0.5 for c in conditions.values())
+    results = tmp_path / "results"
+    shutil.copytree(detect_added, results / "cm")
+    shutil.copytree(added["scored"], results / "ok")  # a result without analyses beside it
+    build_site(results, tmp_path / "site")
+    site = tmp_path / "site"
+    model = (site / "models" / "cm.html").read_text()
+    table = model.split('<table class="detectability">')[1].split("</table>")[0]
+    assert table.count('<tr><th scope="row">') == 5 and "mp3 bitrate_kbps=32" in table
+    assert '0.500<span class="ci"> [0.500, 0.500]</span>' in table  # EER [CI], and ΔEER 0.000 [0.000, 0.000]
+    assert '0.000<span class="ci"> [0.000, 0.000]</span>' in table and "0.5 = undetectable" in table
+    assert 'class="detectability"' not in (site / "models" / "ok.html").read_text()
+    robustness = (site / "robustness.html").read_text()
+    heat = robustness.split('<table class="heatmap detectability">')[1].split("</table>")[0]
+    assert heat.count('<td class="heat h10"') == 5  # 0.5 = chance = the blue end
+    assert "Higher EER = harder to detect" in heat
+    method = (site / "method.html").read_text()
+    assert 'id="detectability"' in method and "equal error rate" in method
+    assert "Detector <code>lfcc_gmm</code>" in method and "Todisco" in method
+    files = {p.name: p.read_text() for p in (site / "data").iterdir()}
+    rows = pd.read_csv(__import__("io").StringIO(files["conditions.csv"]))
+    eer = rows[rows.metric == "detectability_eer"]
+    assert len(eer) == 5 and set(eer["mean"]) == {0.5} and set(eer["n_spoof"]) == {4}
+    assert len(rows[rows.metric == "detectability_eer_vs_clean"]) == 4
+    assert any(r["metric"] == "detectability_eer" for r in json.loads(files["leaderboard.json"])["conditions"])
+    assert "spoof-detection EER" in files["leaderboard.tex"] and "mp3 bitrate\\_kbps=32" in files["leaderboard.tex"]
+
+
+def _set(path: str, value: object):
+    def change(data: dict) -> None:
+        *parents, last = path.split("/")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return change
+
+
+CLEAN_EER = "analyses/detectability/conditions/clean/eer"
+MP3 = "analyses/detectability/conditions/mp3 bitrate_kbps=32"
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (_set("analyses", []), "analyses: expected an object"),
+    (_set(f"{CLEAN_EER}/mean", 1.5), "analyses.detectability.conditions.clean.eer.mean: EER 1.5 is outside [0, 1]"),
+    (_set(f"{CLEAN_EER}/ci_low", 0.6), "analyses.detectability.conditions.clean.eer: the 95% CI [0.6, 0.5] is not "
+                                       "ordered"),
+    (_set(f"{CLEAN_EER}/n_spoof", -1), "analyses.detectability.conditions.clean.eer.n_spoof: expected a non-negative"),
+    (_set(f"{CLEAN_EER}/n_bona_fide", "4"), "analyses.detectability.conditions.clean.eer.n_bona_fide: expected a "
+                                            "non-negative integer, found '4'"),
+    (_set(f"{MP3}/eer_vs_clean/mean", 0.2), "analyses.detectability.conditions.mp3 bitrate_kbps=32.eer_vs_clean.mean:"
+                                            " states 0.2, but EER − clean EER = 0.0"),
+    (_set(f"{MP3}/clone_failures", 1), "analyses.detectability.conditions.mp3 bitrate_kbps=32.clone_failures: states "
+                                       "1, the table has 0"),
+    (_set(f"{MP3}/available", False), "analyses.detectability.conditions.mp3 bitrate_kbps=32.reason: an unavailable"),
+    (_set("analyses/detectability/detector/name", None), "analyses.detectability.detector.name: expected text"),
+    (_set("analyses/detectability/conditions/studio", {}), "analyses.detectability.conditions.studio: task "
+                                                           "'detectability' has no such condition"),
+    (_set("analyses/other-task", {"analysis": "detectability"}), "analyses.other-task: no task 'other-task'"),
+])
+def test_a_malformed_analyses_block_is_refused_with_the_reason(detect_added: Path, tmp_path: Path, change,
+                                                               expected: str) -> None:
+    problems = validate_result(edit_result(detect_added, tmp_path / "r", change))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_detector_names_and_reasons_are_escaped(detect_added: Path, tmp_path: Path) -> None:
+    def inject(data: dict) -> None:
+        _detect(data)["detector"]["name"] = EVIL_NAME
+        _detect(data)["detector"]["reference"] = '<img src=x onerror="alert(5)">'
+        telephone = _detect(data)["conditions"]["telephone"]
+        telephone.update(available=False, reason="<script>alert(4)</script>")
+        telephone.pop("eer"), telephone.pop("eer_vs_clean")
+
+    results = tmp_path / "results"
+    edit_result(detect_added, results / "cm", inject)
+    assert validate_result(results / "cm") == []  # odd text is allowed; it is shown as text
+    build_site(results, tmp_path / "site")
+    pages = {p.name: p.read_text() for p in (tmp_path / "site").rglob("*.html")}
+    assert all("<script>alert" not in p and "<img src=x" not in p for p in pages.values())
+    assert "Detector <code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in pages["cm.html"]
+    assert "unavailable: &lt;script&gt;alert(4)&lt;/script&gt;" in pages["cm.html"]
+    assert "&lt;img src=x onerror=&quot;alert(5)&quot;&gt;" in pages["method.html"]
+    assert "detector &lt;script&gt;alert(1)&lt;/script&gt; v1" in pages["robustness.html"]
+    latex = (tmp_path / "site" / "data" / "leaderboard.tex").read_text()
+    assert "detector <script>alert(1)</script> v1 (0.5 = undetectable" in latex  # LaTeX: no HTML to escape

@@ -6,12 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fixtures.leaderboard.fast_scorer import EVIL_NAME, fast_profile, forge_result, make_runs
+from fixtures.leaderboard.fast_scorer import EVIL_NAME, PROFILE, fast_profile, forge_result, make_runs
 
 from rvcbench.leaderboard.results import add_run
 from rvcbench.leaderboard.site import build_site
+from rvcbench.runner import RunConfig, run_benchmark
 
 CHROMIUM = Path("/usr/bin/chromium")
+DETECT_MODEL = "oracle-detect"  # the oracle's detectability run, renamed so it does not replace the scored one
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
                                 "(apt-get install chromium; .ci/run installs it)")
 
@@ -25,6 +27,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         scored = add_run(runs["scored"], results).folder
         add_run(runs["unscored"], results)
         forge_result(scored, results / "evil")
+        run_benchmark(RunConfig(model="oracle", task="detectability", limit=4, profile=PROFILE),
+                      root / "runs" / "detect", progress=False)  # with a detectability analysis (EER 0.5)
+        forge_result(add_run(root / "runs" / "detect", root / "detect").folder, results / "detect", DETECT_MODEL)
         build_site(results, root / "site")
     shutil.rmtree(root / "runs")
     return root / "site"
@@ -63,7 +68,7 @@ def test_overview_sorts_switches_profile_and_shows_the_injected_name_as_text(sit
     page.goto((site / "index.html").as_uri())
     visible = page.locator("section.profile:not([hidden])")
     assert visible.get_attribute("data-profile") == "lbtest"
-    assert visible.locator("tbody tr").count() == 2
+    assert visible.locator("tbody tr").count() == 3  # oracle, its detectability run, the forged name
     evil = visible.locator("tbody th a", has_text=EVIL_NAME)
     assert evil.count() == 1 and evil.inner_text() == EVIL_NAME  # rendered as text, never run
     assert page.evaluate("document.querySelectorAll('main script').length") == 0
@@ -100,7 +105,28 @@ def test_model_page_has_audio_players_and_plots(site: Path, page, tmp_path: Path
 def test_robustness_page_has_heatmaps_and_curves(site: Path, page) -> None:
     page.goto((site / "robustness.html").as_uri())
     visible = page.locator("section.profile:not([hidden])")
-    assert visible.locator("table.heatmap").count() == 2  # one per task
+    assert visible.locator("table.heatmap:not(.detectability)").count() == 3  # one per task
     assert visible.locator("table.heatmap td.heat").count() > 0
+    eer = visible.locator("table.heatmap.detectability")
+    assert eer.count() == 1 and eer.locator("caption").inner_text().count("Higher EER = harder to detect") == 1
+    assert eer.locator("tbody tr").count() == 1 and eer.locator("td.heat.h10").count() == 5  # 0.5: the blue end
     assert visible.locator("svg.plot").count() >= 2
     assert visible.locator("table.heatmap th a", has_text=EVIL_NAME).count() == 2
+
+
+def test_model_page_shows_the_detectability_table(site: Path, page) -> None:
+    page.goto((site / "index.html").as_uri())
+    page.locator("section.profile:not([hidden]) tbody a", has_text=DETECT_MODEL).click()
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text() == DETECT_MODEL
+    table = page.locator("table.detectability")
+    assert table.count() == 1 and table.is_visible()
+    assert "0.5 = undetectable" in table.locator("caption").inner_text()
+    headers = table.locator("thead th").all_inner_texts()
+    assert headers[:4] == ["Condition", "EER [95% CI]", "ΔEER vs clean [95% CI]", "Bona fide"]
+    rows = table.locator("tbody tr")
+    assert rows.count() == 5
+    clean = [" ".join(t.split()) for t in rows.nth(0).locator("th, td").all_inner_texts()]  # the CI wraps below
+    assert clean[:3] == ["clean", "0.500 [0.500, 0.500]", "–"] and clean[3:6] == ["4", "4", "2"]
+    assert " ".join(rows.nth(4).locator("td").nth(1).inner_text().split()) == "0.000 [0.000, 0.000]"  # ΔEER
+    assert "lfcc_gmm" in page.locator("#detectability-detectability + p").inner_text()

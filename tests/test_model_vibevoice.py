@@ -114,3 +114,10 @@ def test_text_tokenizer_comes_from_the_checkpoint_config(module):
 def test_attention_is_flash_only_on_cuda_with_flash_attn(module):
     assert module.attention_for("cuda:0", True) == "flash_attention_2"
     assert module.attention_for("cuda", False) == "sdpa" and module.attention_for("cpu", True) == "sdpa"
+
+
+def test_an_item_that_never_reached_eos_ran_away_even_unflagged(module):
+    # upstream leaves the longest item of a batch (and a single item) unflagged when it runs out of steps
+    assert module.ran_away(False, [7, 7, 7], eos_id=2)
+    assert module.ran_away(True, [7, 2, 2], eos_id=2)
+    assert not module.ran_away(False, [7, 7, 8, 2], eos_id=2)

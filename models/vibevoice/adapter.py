@@ -3,7 +3,8 @@
 The target text becomes a one-speaker script (`Speaker 1: ...`) and the prompt audio that speaker's
 voice sample; `VibeVoiceProcessor` tokenizes a list of scripts with their voice samples and
 `generate` runs them as one batch (left padding, per-item stop), so requests are batched. Items that
-hit the length limit come back as failures on their own. No transcript of the prompt is used.
+hit the length limit (flagged by upstream, or never reaching EOS) come back as failures on their own.
+No transcript of the prompt is used.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ def text_tokenizer_id(preprocessor_config: dict) -> str:
     return preprocessor_config.get("language_model_pretrained_name") or TEXT_TOKENIZER_ID
 
 
+def ran_away(flagged: bool, generated: list[int], eos_id: int) -> bool:
+    """Whether an item hit the length limit: flagged by upstream, or its generated tokens never reached EOS.
+
+    Upstream flags `reach_max_step_sample` only for items shorter than the longest prompt of the batch: the loop
+    runs `2 * prompt length` steps and tests `step >= limit` after each, so the longest item (and a single item)
+    runs out of steps unflagged, with all the audio it made. Found by models/vibevoice/random_weight_check.py.
+    """
+    return flagged or eos_id not in generated
+
+
 def attention_for(device: str, flash_attn_installed: bool) -> str:
     """Upstream's choice: flash_attention_2 on CUDA, sdpa elsewhere or when flash-attn is missing (its fallback)."""
     return "flash_attention_2" if device.startswith("cuda") and flash_attn_installed else "sdpa"
@@ -57,7 +68,7 @@ class Adapter(VoiceCloner):
     needs_prompt_text: ClassVar[bool] = False
     batch_size: ClassVar[int] = 4
     requirements: ClassVar[str] = "models/vibevoice/requirements.txt (vibevoice==0.0.1), GPU"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: an item that never reached EOS is a failure (ran_away)
     weights_id: ClassVar[str] = MODEL_ID
     license: ClassVar[str] = "MIT"
     stack_modules: ClassVar[tuple[str, ...]] = ("vibevoice", "torch", "transformers", "diffusers")
@@ -96,9 +107,12 @@ class Adapter(VoiceCloner):
         outputs = self._model.generate(**inputs, max_new_tokens=None, cfg_scale=CFG_SCALE,
                                        tokenizer=self._processor.tokenizer, generation_config={"do_sample": False},
                                        verbose=False)
+        prompt_length = inputs["input_ids"].shape[1]
+        eos_id = self._processor.tokenizer.eos_token_id
         results: list[np.ndarray | CloneFailure] = []
         for index, speech in enumerate(outputs.speech_outputs):
-            if bool(outputs.reach_max_step_sample[index]):
+            generated = outputs.sequences[index, prompt_length:].tolist()
+            if ran_away(bool(outputs.reach_max_step_sample[index]), generated, eos_id):
                 results.append(CloneFailure("VibeVoice reached its generation length limit (runaway generation)"))
             elif speech is None or speech.numel() == 0:
                 results.append(CloneFailure("VibeVoice generated no speech"))

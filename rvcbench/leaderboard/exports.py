@@ -1,7 +1,10 @@
 """The leaderboard's tables as CSV, JSON and LaTeX for papers: the same numbers the site shows.
 
 - overview: one row per model × profile: every overview column's mean, CI, n, failures;
-- conditions: one row per model × task × condition × metric (and SIM retention / WER increase).
+- conditions: one row per model × task × condition × metric (and SIM retention / WER increase), plus, for a task
+  with a detectability analysis, `detectability_eer` and `detectability_eer_vs_clean` per condition (n = trials,
+  failures = clone failures, with the bona fide / spoof / speaker counts and the detector);
+- LaTeX: per profile the overview table, then per detectability task a model × condition EER table.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import math
 
 from rvcbench.leaderboard.aggregate import Column, Entry, Estimate
+from rvcbench.leaderboard.analyses import DetectGrid, detect_conditions, detect_grids, detectability_of
 
 FORMATS = ("csv", "json", "latex")
 ESTIMATE_FIELDS = ("mean", "ci_low", "ci_high", "n", "failures")
@@ -46,6 +50,28 @@ def condition_rows(entries: dict[str, list[Entry]]) -> list[dict]:
                                      "family": task.get("family", ""), "condition": cname, "metric": metric,
                                      "available": bool(condition.get("available", True)),
                                      **{f: getattr(est, f) if est else None for f in ESTIMATE_FIELDS}})
+            rows += _detectability_rows(profile, entry)
+    return rows
+
+
+def _detectability_rows(profile: str, entry: Entry) -> list[dict]:
+    rows = []
+    tasks = entry.data["summary"].get("tasks", {})
+    for task_name, result in detectability_of(entry.data).items():
+        detector = f"{result['detector']['name']} v{result['detector']['version']}"
+        for c in detect_conditions(result):
+            counts = {"n_bona_fide": c.n_bona_fide, "n_spoof": c.n_spoof, "n_speakers": c.n_speakers} \
+                if c.available else {"n_bona_fide": None, "n_spoof": None, "n_speakers": None}
+            for metric, est in (("detectability_eer", c.eer), ("detectability_eer_vs_clean", c.delta)):
+                if metric.endswith("vs_clean") and est is None:
+                    continue  # clean itself, or no clean EER to compare with
+                values = {f: getattr(est, f) if est else None for f in ESTIMATE_FIELDS}
+                if est is not None:
+                    values.update(n=c.eer.n if c.eer else None, failures=c.clone_failures)
+                rows.append({"profile": profile, "model": entry.name, "task": task_name,
+                             "family": tasks.get(task_name, {}).get("family", ""), "condition": c.name,
+                             "metric": metric, "available": c.available, **values, **counts, "detector": detector,
+                             "reason": c.reason})
     return rows
 
 
@@ -75,7 +101,9 @@ LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", 
 
 
 def latex_escape(text: str) -> str:
-    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
+    """Special characters escaped; line breaks become spaces (a blank line would end a table row's paragraph, and
+    a comment line must stay one line)."""
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in " ".join(str(text).split()))
 
 
 def to_latex(entries: dict[str, list[Entry]], columns: dict[str, list[Column]]) -> str:
@@ -96,7 +124,29 @@ def to_latex(entries: dict[str, list[Entry]], columns: dict[str, list[Column]]) 
             lines.append(" & ".join(cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}", ""]
         blocks.append("\n".join(lines))
+        blocks += [_latex_detectability(profile, grid, items) for grid in detect_grids(items)]
     return "\n".join(blocks)
+
+
+def _latex_detectability(profile: str, grid: DetectGrid, items: list[Entry]) -> str:
+    """Model × condition spoof-detection EER [95% CI] of one task (0.5 = undetectable; higher = harder to detect)."""
+    detectors = ", ".join(sorted(set(grid.detectors.values())))
+    lines = [f"% rvcbench leaderboard, scorer profile {latex_escape(profile)}: spoof-detection EER [95% CI], task "
+             f"{latex_escape(grid.task)}, detector {latex_escape(detectors)} (0.5 = undetectable, 0 = always "
+             "detected; higher = harder to detect)",
+             r"\begin{tabular}{l" + "c" * len(grid.conditions) + "}", r"\toprule",
+             " & ".join(["Model"] + [latex_escape(c) for c in grid.conditions]) + r" \\", r"\midrule"]
+    for entry in items:
+        if entry.slug not in grid.eer:
+            continue
+        cells = [latex_escape(entry.name)]
+        for c in grid.conditions:
+            est = grid.eer[entry.slug].get(c)
+            cells.append(f"{est.mean:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]" if est is not None and est.finite
+                         else "--")
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
 
 
 def render_exports(entries: dict[str, list[Entry]], columns: dict[str, list[Column]]) -> dict[str, str]:

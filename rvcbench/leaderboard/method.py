@@ -1,12 +1,14 @@
 """What the method page documents, gathered from the code itself so the page cannot drift from it:
-task specs (`tasks/**.yaml`, plus tasks recorded in result files), scorer declarations, metric definitions."""
+task specs (`tasks/**.yaml`, plus tasks recorded in result files), scorer declarations, metric definitions, and
+the spoof detectors recorded by the results' detectability analyses."""
 
 from __future__ import annotations
 
 from rvcbench.leaderboard.validate import LoadedResult
 
 
-def method_inputs(results: list[LoadedResult]) -> tuple[list[dict], dict, list[dict], dict]:
+def method_inputs(results: list[LoadedResult]) -> tuple[list[dict], dict, list[dict], dict, list[dict]]:
+    from rvcbench.leaderboard.analyses import detectors_of
     from rvcbench.scoring.registry import PROFILES, SCORERS
     from rvcbench.summary import known_metrics
     from rvcbench.tasks import discover_tasks, load_task
@@ -44,4 +46,4 @@ def method_inputs(results: list[LoadedResult]) -> tuple[list[dict], dict, list[d
                                           for c, steps in task.get("conditions", {}).items()],
                            "source": f"recorded in result {result.folder.name}"}
     return list(specs.values()), metrics, sorted(scorers.values(), key=lambda s: (s["name"], s["version"])), \
-        dict(PROFILES)
+        dict(PROFILES), detectors_of(results)

@@ -6,11 +6,16 @@ import json
 import math
 
 from rvcbench.leaderboard.aggregate import Column, Entry, Estimate, TaskGrid, task_grids
+from rvcbench.leaderboard.analyses import DetectGrid, detect_conditions, detect_grids, detectability_of
 from rvcbench.leaderboard.plots import legend, line_plot
 from rvcbench.leaderboard.render import e, estimate_cell, fmt, link, page, scroll_table, sort_header, tip
 from rvcbench.tasks import CLEAN
 
 HEAT_LOW, HEAT_HIGH, HEAT_BUCKETS = 0.5, 1.0, 10
+EER_LOW, EER_HIGH = 0.0, 0.5  # detectability heatmap: red = always detected, blue = undetectable (chance)
+EER_CAPTION = ("EER 0.5 (blue) = the detector does no better than chance: the clones pass as real speech, the best a "
+               "cloner can do and, for a VC model's robustness, the better end; EER 0 (red) = every clone is "
+               "detected. Higher EER = harder to detect.")
 
 
 def profile_selector(profiles: list[str]) -> str:
@@ -64,31 +69,47 @@ def overview_page(entries: dict[str, list[Entry]], columns: dict[str, list[Colum
     return page("Overview", "".join(body), current="index.html")
 
 
-def _heat_class(est: Estimate | None) -> str:
+def _heat_class(est: Estimate | None, low: float = HEAT_LOW, high: float = HEAT_HIGH) -> str:
     if est is None or not est.finite:
         return "h-none"
-    level = (est.mean - HEAT_LOW) / (HEAT_HIGH - HEAT_LOW) * HEAT_BUCKETS
+    level = (est.mean - low) / (high - low) * HEAT_BUCKETS
     return f"h{min(max(int(math.floor(level)), 0), HEAT_BUCKETS)}"
+
+
+def _heat_table(caption: str, label: str, conditions: list[str], values: dict[str, dict[str, Estimate | None]],
+                entries: list[Entry], low: float, high: float, css: str = "heatmap") -> str:
+    """Model × condition table of estimates, coloured from ≤low (red, h0) to ≥high (blue, h10)."""
+    head = "".join(f'<th scope="col">{e(c)}</th>' for c in conditions)
+    rows = []
+    for entry in entries:
+        if entry.slug not in values:
+            continue
+        cells = []
+        for c in conditions:
+            est = values[entry.slug].get(c)
+            text = fmt(est.mean, 2) if est is not None and est.finite else "–"
+            title = f' title="{e(tip(est))}"' if est is not None and est.finite else ""
+            cells.append(f'<td class="heat {_heat_class(est, low, high)}"{title}>{text}</td>')
+        rows.append(f'<tr><th scope="row"><a href="models/{e(entry.slug)}.html">{e(entry.name)}</a></th>'
+                    f"{''.join(cells)}</tr>")
+    table = (f'<table class="{css}"><caption>{caption}</caption>'
+             f'<thead><tr><th scope="col">Model</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return scroll_table(table, label)
 
 
 def heatmap(grid: TaskGrid, entries: list[Entry]) -> str:
     """Model × condition table of SIM retention, coloured from ≤0.5 (red) to ≥1.0 (blue)."""
-    head = "".join(f'<th scope="col">{e(c)}</th>' for c in grid.conditions)
-    rows = []
-    for entry in entries:
-        if entry.slug not in grid.retention:
-            continue
-        cells = []
-        for c in grid.conditions:
-            est = grid.retention[entry.slug].get(c)
-            text = fmt(est.mean, 2) if est is not None and est.finite else "–"
-            title = f' title="{e(tip(est))}"' if est is not None and est.finite else ""
-            cells.append(f'<td class="heat {_heat_class(est)}"{title}>{text}</td>')
-        rows.append(f'<tr><th scope="row"><a href="models/{e(entry.slug)}.html">{e(entry.name)}</a></th>'
-                    f"{''.join(cells)}</tr>")
-    table = (f'<table class="heatmap"><caption>SIM retention vs clean, task {e(grid.name)}</caption>'
-             f'<thead><tr><th scope="col">Model</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
-    return scroll_table(table, f"heatmap {grid.name}")
+    return _heat_table(f"SIM retention vs clean, task {e(grid.name)}", f"heatmap {grid.name}", grid.conditions,
+                       grid.retention, entries, HEAT_LOW, HEAT_HIGH)
+
+
+def detect_heatmap(grid: DetectGrid, entries: list[Entry]) -> str:
+    """Model × condition table of spoof-detection EER, coloured from 0 (red, detected) to ≥0.5 (blue, chance)."""
+    detectors = sorted(set(grid.detectors.values()))
+    caption = (f"Spoof-detection EER, task {e(grid.task)} (detector {e(', '.join(detectors))}). {e(EER_CAPTION)} "
+               "Hover a cell for its 95% CI, trials (n) and clone failures.")
+    return _heat_table(caption, f"detectability heatmap {grid.task}", grid.conditions, grid.eer, entries, EER_LOW,
+                       EER_HIGH, css="heatmap detectability")
 
 
 def curves(grid: TaskGrid, entries: list[Entry], only: str | None = None) -> str:
@@ -106,15 +127,24 @@ def curves(grid: TaskGrid, entries: list[Entry], only: str | None = None) -> str
 
 def robustness_page(entries: dict[str, list[Entry]]) -> str:
     body = ["<h1>Robustness</h1>", "<p>Per task: SIM retention (mean SIM in the condition ÷ mean SIM clean, same "
-            "pairs) for every model and condition, then each metric across the conditions, with 95% CIs.</p>"]
+            "pairs) for every model and condition, then each metric across the conditions, with 95% CIs. Tasks with "
+            "a detectability analysis also get a model × condition heatmap of the spoof-detection EER "
+            '(<a href="method.html#detectability">how</a>).</p>']
     if not entries:
         return page("Robustness", "".join(body) + '<p class="empty">No results yet.</p>', current="robustness.html")
     body.append(profile_selector(list(entries)))
     for i, (profile, rows) in enumerate(entries.items()):
         parts = []
+        detect = {g.task: g for g in detect_grids(rows)}
         for grid in task_grids(rows):
             parts.append(f'<h3 id="{e(profile)}-{e(grid.name)}">Task {e(grid.name)} <small>({e(grid.family)})</small>'
-                         f"</h3>{heatmap(grid, rows)}{curves(grid, rows)}")
+                         f"</h3>{heatmap(grid, rows)}")
+            if grid.name in detect:
+                parts.append(f'<h4 id="{e(profile)}-{e(grid.name)}-detectability">Detectability</h4>'
+                             f"{detect_heatmap(detect.pop(grid.name), rows)}")
+            parts.append(curves(grid, rows))
+        for task, grid in detect.items():  # an analysis whose task has no condition table (not written today)
+            parts.append(f'<h3 id="{e(profile)}-{e(task)}">Task {e(task)}</h3>{detect_heatmap(grid, rows)}')
         body.append(profile_section(profile, i == 0, "".join(parts) or '<p class="empty">No task runs.</p>'))
     return page("Robustness", "".join(body), current="robustness.html")
 
@@ -156,9 +186,12 @@ def model_page(entry: Entry, profile_entries: list[Entry]) -> str:
         body.append('<h2>Robustness scores</h2><table class="compact"><thead><tr><th scope="col">Family</th>'
                     f'<th scope="col">Mean SIM retention [95% CI]</th></tr></thead><tbody>{rows}</tbody></table>')
     grids = {g.name: g for g in task_grids([entry])}
+    detect = detectability_of(d)
     for name, task in d["summary"].get("tasks", {}).items():
         body.append(f'<h2 id="task-{e(name)}">Task {e(name)} <small>({e(task.get("family", ""))}, transforms the '
                     f'{e(task.get("applies_to", ""))})</small></h2>{_task_table(task)}{_groups(task)}')
+        if name in detect:
+            body.append(detect_table(name, detect[name]))
         if name in grids and len(grids[name].conditions) > 1:
             body.append(curves(grids[name], [entry], only=entry.slug))
         body.append(_examples(entry, name))
@@ -202,6 +235,35 @@ def _task_table(task: dict) -> str:
     return scroll_table(table, "conditions")
 
 
+def detect_table(task: str, result: dict) -> str:
+    """The detectability analysis of one task: per condition EER, ΔEER vs clean (95% CIs) and the trial counts."""
+    detector, protocol = result["detector"], result.get("protocol", {})
+    folds = protocol.get("folds", 0)
+    how = (f"trained and tested with speaker-disjoint cross-validation (up to {e(folds)} folds: k = min(folds, "
+           "speakers))" if folds
+           else "pretrained, not trained on these clips")
+    rows = []
+    for c in detect_conditions(result):
+        if not c.available:
+            rows.append(f'<tr><th scope="row">{e(c.name)}</th><td colspan="6">unavailable: {e(c.reason)}</td>'
+                        f'<td class="num">{c.clone_failures}</td></tr>')
+            continue
+        rows.append(f'<tr><th scope="row">{e(c.name)}</th>{estimate_cell(c.eer)}{estimate_cell(c.delta)}'
+                    f'<td class="num">{c.n_bona_fide}</td><td class="num">{c.n_spoof}</td>'
+                    f'<td class="num">{c.n_speakers}</td><td class="num">{c.folds}</td>'
+                    f'<td class="num">{c.clone_failures}</td></tr>')
+    table = ('<table class="detectability"><caption>Detectability: spoof-detection EER of the clones vs the real '
+             "recordings of the same pairs (0.5 = undetectable, 0 = always detected; higher = harder to detect)"
+             '</caption><thead><tr><th scope="col">Condition</th><th scope="col">EER [95% CI]</th>'
+             '<th scope="col">ΔEER vs clean [95% CI]</th><th scope="col">Bona fide</th><th scope="col">Spoof</th>'
+             '<th scope="col">Speakers</th><th scope="col">Folds</th><th scope="col">Clone failures</th></tr>'
+             f"</thead><tbody>{''.join(rows)}</tbody></table>")
+    return (f'<h3 id="detectability-{e(task)}">Detectability</h3><p>Detector <code>{e(detector["name"])}</code> '
+            f'v{e(detector["version"])}, {how}; 95% CIs resample speakers '
+            '(<a href="../method.html#detectability">method</a>).</p>'
+            + scroll_table(table, f"detectability {task}"))
+
+
 def _groups(task: dict) -> str:
     parts = []
     for column, grouping in task.get("groups", {}).items():
@@ -237,8 +299,24 @@ def _examples(entry: Entry, task: str) -> str:
     return ("<h3>Listen</h3>" + "".join(figures)) if figures else ""
 
 
+def _detectors_section(detectors: list[dict]) -> str:
+    parts = []
+    for d in detectors:
+        facts = {"Version": e(d["version"]), "Tasks": e(", ".join(d["tasks"])),
+                 "Description": _text(d.get("description")), "Reference": _text(d.get("reference")),
+                 "Origin": _text(d.get("origin")),
+                 "Trained here": e({True: "yes, per cross-validation fold", False: "no (pretrained)"}
+                                   .get(d.get("trainable"), "–")),
+                 "Settings": _text(d.get("settings", {}))}
+        for i, protocol in enumerate(d["protocols"]):
+            facts[f"Protocol {i + 1}" if len(d["protocols"]) > 1 else "Protocol"] = _dl(
+                {k: _text(v) for k, v in protocol.items()}) if isinstance(protocol, dict) else "–"
+        parts.append(f'<h3 class="detector">Detector <code>{e(d["name"])}</code></h3>{_dl(facts)}')
+    return "".join(parts) or "<p>No result records a detectability analysis yet.</p>"
+
+
 def method_page(task_specs: list[dict], metrics: dict[str, tuple[bool, str]], scorers: list[dict],
-                profiles: dict[str, tuple[str, ...]]) -> str:
+                profiles: dict[str, tuple[str, ...]], detectors: list[dict] | None = None) -> str:
     metric_rows = "".join(f'<tr><th scope="row"><code>{e(n)}</code></th><td>{"higher" if h else "lower"}</td>'
                           f"<td>{e(d)}</td></tr>" for n, (h, d) in metrics.items())
     scorer_rows = "".join(f'<tr><th scope="row">{e(s["name"])}</th><td>{e(s["version"])}</td><td>{e(s["model"])}</td>'
@@ -279,6 +357,23 @@ Its n counts the (pair, condition) cells scored in both, failures the cells with
 {scroll_table(f'<table><thead><tr><th scope="col">Scorer</th><th scope="col">Version</th><th scope="col">Model'
               f'</th><th scope="col">Metrics</th><th scope="col">Settings</th></tr></thead><tbody>{scorer_rows}'
               "</tbody></table>", "scorers")}
+<h2 id="detectability">Detectability (spoof-detection EER)</h2>
+<p>A task with a <code>detectability</code> analysis asks whether a spoof detector (countermeasure) can tell a
+model's clones from real speech. Per condition, the <em>spoof</em> trials are the successful clones and the
+<em>bona fide</em> trials are the real target recordings of the same pairs, resampled to the model's output rate
+and passed through the condition's output transforms with the clone's seed; pairs whose clone failed are left out
+of both classes (counted as clone failures). A trainable detector is trained and scored with speaker-disjoint
+k-fold cross-validation (no speaker is in both the training and the test set of a fold); the out-of-fold scores
+are pooled.</p>
+<p>With acceptance when a score s ≥ t, FRR(t) = #{{bona fide with s &lt; t}} / #bona fide and
+FAR(t) = #{{spoof with s ≥ t}} / #spoof; the <strong>equal error rate (EER)</strong> is where the piecewise-linear
+curve through these points crosses FAR = FRR. <strong>EER 0.5</strong> = the detector does no better than chance
+(the clones are undetectable, the best case for a cloner, shown blue); <strong>EER 0</strong> = every clone is
+detected (red). For a VC model's robustness, a higher EER means harder to detect. Its 95% CI is a percentile
+bootstrap over <em>speakers</em> (2000 draws, each trial weighted by how often its speaker was drawn), so it covers
+which speakers were tested, not retraining the detector. <strong>ΔEER vs clean</strong> = EER(condition) −
+EER(clean), with a paired CI from the same draws. The detectors recorded in the results:</p>
+{_detectors_section(detectors or [])}
 <h2 id="tasks">Tasks</h2>
 <p>Generated from the task specs (<code>tasks/&lt;family&gt;/&lt;name&gt;.yaml</code>) and the configuration
 recorded in the result files. Every task also runs <code>{CLEAN}</code>, the untransformed pair.</p>

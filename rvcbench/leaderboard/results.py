@@ -117,7 +117,8 @@ def build_result(config: dict, summary: dict, table: pd.DataFrame, table_path: P
         "hardware": {k: environment[k] for k in ("device", "gpu", "machine", "processor", "platform", "python")
                      if k in environment},
         "tasks": config.get("tasks", {}),
-        "summary": {k: v for k, v in summary.items() if k != "run"},
+        "summary": {k: v for k, v in summary.items() if k not in ("run", "analyses")},
+        **({"analyses": summary["analyses"]} if summary.get("analyses") else {}),
         "table": {"file": schema.TABLE_FILE, "sha256": file_sha256(table_path), "rows": int(len(table))},
         "examples": examples,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -2,7 +2,8 @@
 
 A result lives in its own folder under `leaderboard/results/`:
 
-    <key>/result.json          this schema: provenance, versions, hardware, seeds, the run's summary, examples
+    <key>/result.json          this schema: provenance, versions, hardware, seeds, the run's summary, its
+                               analyses (optional), examples
     <key>/utterances.parquet   the run's per-utterance table; its sha256 is recorded in result.json
     <key>/audio/*.flac         a few example pairs per task (prompt as received, clone, real target)
 
@@ -24,6 +25,8 @@ AUDIO_DIR = "audio"
 KIND = "rvcbench-result"
 
 # field → expected type; a nested dict is a nested object. Extra fields are allowed (newer writers may add some).
+# Optional, checked by rvcbench.leaderboard.analyses: `analyses` (the run's set-level analyses, task name → result,
+# e.g. detectability). Version 1 files without it stay valid, so adding it did not change SCHEMA_VERSION.
 NUMBER = (int, float)
 SHAPE: dict = {
     "kind": str,

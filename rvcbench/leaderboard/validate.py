@@ -71,8 +71,11 @@ def load_result(path: Path) -> LoadedResult:
     problems += _check_links(data)
     table, table_problems = _read_table(folder, data["table"])
     problems += table_problems
+    members = None
     if table is not None:
         problems += _check_against_table(data, table)
+        members = _memberships(table)
+    problems += _check_analyses(data, table, members)
     problems += _check_examples(folder, data["examples"])
     if problems:
         raise _error(file, problems)
@@ -130,6 +133,19 @@ def _read_table(folder: Path, meta: dict) -> tuple[pd.DataFrame | None, list[str
     if len(table) != meta["rows"]:
         return table, [f"table.rows: states {meta['rows']}, the table has {len(table)}"]
     return table, []
+
+
+def _memberships(table: pd.DataFrame) -> list | None:
+    try:
+        return memberships(table)
+    except (TypeError, ValueError):
+        return None  # already reported by _check_against_table
+
+
+def _check_analyses(data: dict, table: pd.DataFrame | None, members: list | None) -> list[str]:
+    from rvcbench.leaderboard.analyses import check_analyses  # it imports aggregate, which imports this module
+
+    return check_analyses(data, table, members)
 
 
 def _check_against_table(data: dict, table: pd.DataFrame) -> list[str]:
