@@ -64,10 +64,13 @@ class DatasetVoices:
         self._dataset = dataset
         self._texts = DatasetTexts(manifest)
         self._audio: LruCache[str, Audio] = LruCache(OTHER_SPEAKER_CACHE)
+        self._own = {str(sid): sorted(set(rows.prompt_file_name) | set(rows.target_file_name))
+                     for sid, rows in manifest.groupby("speaker_id", sort=True)}
 
     def context_for(self, speaker_id: str) -> TransformContext:
         return TransformContext(speaker_id=speaker_id, gender=self._gender.get(speaker_id),
-                                other_speakers=self.other_speakers, texts=self._texts.texts)
+                                other_speakers=self.other_speakers, texts=self._texts.texts,
+                                same_speaker=self.same_speaker)
 
     def other_speakers(self, speaker_id: str, gender: str = "any") -> list[tuple[str, Audio]]:
         """Recordings of speakers other than `speaker_id`; gender `same`/`other` needs a `gender` column."""
@@ -80,6 +83,18 @@ class DatasetVoices:
                                     or (self._gender[other] == own) != (gender == "same")):
                 continue
             chosen.append((other, self._load(other)))
+        return chosen
+
+    def same_speaker(self, speaker_id: str, limit: int | None = None) -> list[tuple[str, Audio]]:
+        """The speaker's own recordings (prompt and target files), sorted by file name, at most `limit`."""
+        names = self._own.get(str(speaker_id), [])[:limit]
+        chosen = []
+        for name in names:
+            audio = self._audio.get(f"file:{name}")
+            if audio is None:
+                audio = Audio(*load_audio(self._dataset.audio_path(name)))
+                self._audio.put(f"file:{name}", audio)
+            chosen.append((name, audio))
         return chosen
 
     def _load(self, speaker_id: str) -> Audio:

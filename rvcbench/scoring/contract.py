@@ -15,6 +15,7 @@ import numpy as np
 
 NEEDS_TARGET_AUDIO = "target_audio"  # the real recording of the target utterance
 NEEDS_PROMPT_AUDIO = "prompt_audio"  # the reference the model cloned from
+NEEDS_INPUT_PROMPT_AUDIO = "input_prompt_audio"  # the prompt as the model received it (after prompt transforms)
 NEEDS_TEXT = "text"  # the target text
 NEEDS_PARALLEL_TARGET = "parallel_target"  # the target recording must say the target text (MCD, prosody)
 
@@ -51,6 +52,7 @@ class ScoreInput:
     audio: np.ndarray
     target_audio: np.ndarray | None = None
     prompt_audio: np.ndarray | None = None
+    input_prompt_audio: np.ndarray | None = None  # = prompt_audio when no transform changed the prompt
     target_text: str = ""
     language: str = "en"
 

@@ -17,6 +17,7 @@ from rvcbench.audio import load_audio, resample
 from rvcbench.plan import WorkItem
 from rvcbench.results import RunDirectory
 from rvcbench.scoring.contract import (
+    NEEDS_INPUT_PROMPT_AUDIO,
     NEEDS_PARALLEL_TARGET,
     NEEDS_PROMPT_AUDIO,
     NEEDS_TARGET_AUDIO,
@@ -51,6 +52,8 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
         clips = [AudioAtRates.from_file(run_dir.root / r["clip_file"]) for r in chunk]
         targets = [AudioAtRates.from_file(items[r["item_id"]].target_path) for r in chunk]
         prompts = [AudioAtRates.from_file(items[r["item_id"]].prompt_path) for r in chunk]
+        model_inputs = ({r["item_id"]: _model_input(run_dir, r, p) for r, p in zip(chunk, prompts, strict=True)}
+                        if any(NEEDS_INPUT_PROMPT_AUDIO in s.meta.needs for s in scorers) else {})
         for scorer in scorers:
             meta = scorer.meta
             if NEEDS_PARALLEL_TARGET in meta.needs:
@@ -69,6 +72,8 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
                     pair_id=r["pair_id"], audio=clip.at(meta.sample_rate),
                     target_audio=target.at(meta.sample_rate) if NEEDS_TARGET_AUDIO in meta.needs else None,
                     prompt_audio=prompt.at(meta.sample_rate) if NEEDS_PROMPT_AUDIO in meta.needs else None,
+                    input_prompt_audio=(model_inputs[r["item_id"]].at(meta.sample_rate)
+                                        if NEEDS_INPUT_PROMPT_AUDIO in meta.needs else None),
                     target_text=r["target_text"], language=r["target_language"],
                 )
                 for r, clip, target, prompt in runnable
@@ -82,6 +87,12 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
             record["scored"] = True
             run_dir.write_record(record)
         on_batch(len(chunk))
+
+
+def _model_input(run_dir: RunDirectory, record: dict, prompt: AudioAtRates) -> AudioAtRates:
+    """The prompt exactly as the model received it: the perturbed input file, or the original prompt."""
+    name = record.get("prompt_input_file")
+    return AudioAtRates.from_file(run_dir.root / name) if name else prompt
 
 
 def _score_batch(scorer: Scorer, inputs: list[ScoreInput]) -> list[dict]:

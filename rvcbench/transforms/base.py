@@ -45,11 +45,15 @@ class TransformContext:
     `other_speakers(speaker_id, gender=None)` returns (speaker_id, Audio) of recordings by speakers
     other than `speaker_id` (optionally only of the given gender: "same"/"other" resolved by the
     caller), in a deterministic order.
+    `same_speaker(speaker_id, limit=None)` returns (recording id, Audio) of that speaker's own
+    recordings (prompts and targets alike), sorted by recording id: what a per-speaker protection
+    (a universal patch) is optimised on.
     """
 
     speaker_id: str = ""
     gender: str | None = None
     other_speakers: Callable[..., list[tuple[str, Audio]]] = field(default=lambda *a, **k: [])
+    same_speaker: Callable[..., list[tuple[str, Audio]]] = field(default=lambda *a, **k: [])
     # transcripts of the dataset, for text and target transforms: `texts(language=None, speaker_id=None)`
     # → list of distinct transcripts in manifest order, optionally of one language and/or one speaker
     texts: Callable[..., list[str]] = field(default=lambda *a, **k: [])

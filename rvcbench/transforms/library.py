@@ -4,6 +4,18 @@ Heavy optional packages (PyAV for AAC) are imported inside the transforms that n
 import stays cheap and works without them.
 """
 
-from rvcbench.transforms import codecs, interference, level, noise, protection, targets, text, timing
+from rvcbench.transforms import (
+    adversarial,
+    codecs,
+    interference,
+    level,
+    neural_denoise,
+    noise,
+    protection,
+    targets,
+    text,
+    timing,
+)
 
-__all__ = ["codecs", "interference", "level", "noise", "protection", "targets", "text", "timing"]
+__all__ = ["adversarial", "codecs", "interference", "level", "neural_denoise", "noise", "protection", "targets",
+           "text", "timing"]
