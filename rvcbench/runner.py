@@ -112,12 +112,19 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     del adapter
 
     records = [run_dir.read_record(it.item_id) for it in items]
-    to_score = [r for r in records if r["status"] == "ok" and not r.get("scored")]
+    to_score = [r for r in records if r["status"] == "ok" and missing_scorers(r, scorers)]
     if to_score and scorers:
+        groups: dict[tuple[str, ...], list[dict]] = {}
+        for record in to_score:
+            groups.setdefault(missing_scorers(record, scorers), []).append(record)
+        needed = {name for names in groups for name in names}
         for scorer in scorers:
-            scorer.load(device)
+            if scorer.meta.name in needed:
+                scorer.load(device)
         with tqdm(total=len(to_score), desc=f"score ({config.profile})", unit="utt", disable=not progress) as bar:
-            score_records(scorers, to_score, {it.item_id: it for it in items}, run_dir, on_batch=bar.update)
+            for names, group in groups.items():
+                score_records([s for s in scorers if s.meta.name in names], group, {it.item_id: it for it in items},
+                              run_dir, on_batch=bar.update)
         records = [run_dir.read_record(it.item_id) for it in items]
 
     summary = summarize_records(records, [s.meta for s in scorers], seed=config.seed, tasks=tasks)
@@ -130,6 +137,16 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     run_dir.write_summary(summary)
     scored = len(to_score) if scorers else 0
     return RunOutcome(run_dir.root, summary, len(to_synthesize), scored, time.perf_counter() - started)
+
+
+def missing_scorers(record: dict, scorers: list) -> tuple[str, ...]:
+    """The profile's scorers whose current version has not scored this record yet.
+
+    A scorer added to the profile, or a new scorer version, rescores finished runs on their next
+    invocation, so a summary never mixes metric versions or reports a new metric as all failures.
+    """
+    done = record.get("scorer_versions") or {}
+    return tuple(s.meta.name for s in scorers if done.get(s.meta.name) != s.meta.version)
 
 
 def _meta_dict(meta) -> dict:

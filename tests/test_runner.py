@@ -134,3 +134,18 @@ def test_cli_reports_bad_input_as_one_clear_line(fixture_models, tmp_path):
     result = CliRunner().invoke(main, ["run", "-m", "nope", "--profile", "none", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "error: unknown model 'nope'" in result.output and "Traceback" not in result.output
+
+
+def test_a_scorer_added_to_the_profile_scores_a_finished_run_once(tmp_path, monkeypatch):
+    from rvcbench.scoring import registry
+
+    monkeypatch.setitem(registry.PROFILES, "tiny", ("mcd",))
+    config = RunConfig(model="oracle", limit=2, profile="tiny", device="cpu")
+    first = run_benchmark(config, tmp_path / "run", progress=False)
+    assert first.scored == 2 and "rate_error" not in first.summary["metrics"]
+    monkeypatch.setitem(registry.PROFILES, "tiny", ("mcd", "prosody"))
+    second = run_benchmark(config, tmp_path / "run", progress=False)
+    assert second.synthesized == 0 and second.scored == 2  # only the new scorer ran
+    assert second.summary["metrics"]["rate_error"]["n"] == 2
+    assert second.summary["metrics"]["mcd"]["mean"] == first.summary["metrics"]["mcd"]["mean"]
+    assert run_benchmark(config, tmp_path / "run", progress=False).scored == 0
