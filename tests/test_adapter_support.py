@@ -16,9 +16,7 @@ def test_require_names_the_env_create_command():
         require("surely_not_an_installed_module_xyz", "cosyvoice2")
 
 
-def test_missing_hub_weights_name_the_download_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_missing_hub_weights_name_the_download_command(offline_hub):
     with pytest.raises(MissingDependencyError, match="huggingface-cli download FunAudioLLM/CosyVoice2-0.5B"):
         resolve_weights(None, "FunAudioLLM/CosyVoice2-0.5B", "cosyvoice2")
 

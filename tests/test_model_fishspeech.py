@@ -1,7 +1,6 @@
 """fishspeech adapter: imports without its stack, names missing pieces with their fix, reference bytes, results."""
 
 import io
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,25 +14,15 @@ from rvcbench.errors import MissingDependencyError
 KEY = "fishspeech"
 
 
-@pytest.fixture
-def module():
-    return sys.modules[type(create_adapter(KEY)).__module__]
-
-
-def test_adapter_imports_without_its_stack():
-    adapter = create_adapter(KEY)
-    assert "fish_speech" not in sys.modules
-    assert adapter.name == KEY and adapter.sample_rate == 44100 and adapter.batch_size == 1
-    assert adapter.needs_prompt_text and adapter.weights_id == "fishaudio/openaudio-s1-mini"
+def test_declares_what_upstream_documents(adapter):
+    assert adapter.sample_rate == 44100 and adapter.batch_size == 1 and adapter.needs_prompt_text
+    assert adapter.weights_id == "fishaudio/openaudio-s1-mini" and "fish_speech" in adapter.stack_modules
     assert {"en", "zh", "ja", "ar"} <= adapter.languages and not adapter.supports_language("yue")
 
 
-def test_missing_weights_name_the_download_command_and_the_gate(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(MissingDependencyError, match="huggingface-cli download fishaudio/openaudio-s1-mini") as err:
-        create_adapter(KEY).load("cpu")
-    assert "gated" in str(err.value)
+def test_missing_weights_also_name_the_gate(adapter, offline_hub):
+    with pytest.raises(MissingDependencyError, match="gated"):
+        adapter.load("cpu")
 
 
 def test_incomplete_weights_folder_names_the_missing_files(tmp_path):
@@ -43,12 +32,9 @@ def test_incomplete_weights_folder_names_the_missing_files(tmp_path):
     assert "codec.pth" in str(err.value)
 
 
-def test_missing_stack_names_env_create(tmp_path, monkeypatch, module):
-    for name in module.WEIGHT_FILES:
-        (tmp_path / name).write_bytes(b"x")
-    adapter = create_adapter(KEY, weights=str(tmp_path))
-    for name in adapter.stack_modules:
-        monkeypatch.setitem(sys.modules, name, None)
+def test_missing_stack_names_env_create(full_weights, stub_stack):
+    adapter = create_adapter(KEY, weights=str(full_weights))
+    stub_stack(adapter, importable=False)
     with pytest.raises(MissingDependencyError, match="rvcbench env create fishspeech"):
         adapter.load("cpu")
 

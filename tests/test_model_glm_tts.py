@@ -1,8 +1,6 @@
 """glm_tts adapter: no stack needed to import, missing pieces named with their fix, upstream's working directory."""
 
 import os
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -14,32 +12,10 @@ from rvcbench.errors import MissingDependencyError
 KEY = "glm_tts"
 
 
-@pytest.fixture
-def module():
-    return sys.modules[type(create_adapter(KEY)).__module__]
-
-
-@pytest.fixture
-def full_weights(tmp_path, module):
-    for name in module.WEIGHT_FILES:
-        (tmp_path / "w" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "w" / name).write_bytes(b"x")
-    return tmp_path / "w"
-
-
-def test_adapter_imports_without_its_stack():
-    adapter = create_adapter(KEY)
-    assert "glmtts_inference" not in sys.modules
-    assert adapter.name == KEY and adapter.sample_rate == 24000 and adapter.batch_size == 1
-    assert adapter.needs_prompt_text and adapter.weights_id == "zai-org/GLM-TTS"
+def test_declares_what_upstream_documents(adapter):
+    assert adapter.sample_rate == 24000 and adapter.batch_size == 1 and adapter.needs_prompt_text
+    assert adapter.weights_id == "zai-org/GLM-TTS" and "hyperpyyaml" in adapter.stack_modules
     assert adapter.languages == frozenset({"zh", "en"}) and not adapter.supports_language("ja")
-
-
-def test_missing_weights_name_the_download_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(MissingDependencyError, match="huggingface-cli download zai-org/GLM-TTS"):
-        create_adapter(KEY).load("cpu")
 
 
 def test_incomplete_weights_folder_names_the_missing_files(tmp_path):
@@ -50,18 +26,16 @@ def test_incomplete_weights_folder_names_the_missing_files(tmp_path):
     assert "hift/hift.pt" in str(err.value) and "flow/flow.pt" not in str(err.value)
 
 
-def test_missing_stack_names_env_create(full_weights, monkeypatch):
+def test_missing_stack_names_env_create(full_weights, stub_stack):
     adapter = create_adapter(KEY, weights=str(full_weights))
-    for name in adapter.stack_modules:
-        monkeypatch.setitem(sys.modules, name, None)
+    stub_stack(adapter, importable=False)
     with pytest.raises(MissingDependencyError, match="rvcbench env create glm_tts"):
         adapter.load("cpu")
 
 
-def test_missing_checkout_names_the_clone_and_commit(full_weights, monkeypatch, module):
+def test_missing_checkout_names_the_clone_and_commit(full_weights, stub_stack, monkeypatch, module):
     adapter = create_adapter(KEY, weights=str(full_weights))
-    for name in adapter.stack_modules:
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    stub_stack(adapter, importable=True)
     monkeypatch.setenv("GLMTTS_ROOT", str(full_weights))  # a folder that is not the checkout
     with pytest.raises(MissingDependencyError, match=f"no glmtts_inference.py.*{module.COMMIT}"):
         adapter.load("cpu")

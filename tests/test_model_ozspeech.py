@@ -15,39 +15,26 @@ KEY = "ozspeech"
 
 
 @pytest.fixture
-def module():
-    return sys.modules[type(create_adapter(KEY)).__module__]
+def oz_folder(fake_tree):
+    return fake_tree(("ozspeech.pt", "ozspeech.yaml"), folder="oz")
 
 
 @pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def facodec_folder(fake_tree, module):
+    return fake_tree(module.FACODEC_FILES, folder="facodec")
 
 
 @pytest.fixture
-def oz_folder(tmp_path):
-    folder = tmp_path / "oz"
-    folder.mkdir()
-    (folder / "ozspeech.pt").write_bytes(b"x")
-    (folder / "ozspeech.yaml").write_text("codes_generator: {}\n")
-    return folder
+def cached_facodec(facodec_folder, monkeypatch):
+    """FaCodec found in the Hugging Face cache, so load() goes on to the stack and the checkout."""
+    support = sys.modules["rvcbench.adapters.support"]
+    monkeypatch.setattr(support, "_cached_snapshot", lambda repo_id, model: facodec_folder)
 
 
-@pytest.fixture
-def facodec_folder(tmp_path, module):
-    folder = tmp_path / "facodec"
-    folder.mkdir()
-    for name in module.FACODEC_FILES:
-        (folder / name).write_bytes(b"x")
-    return folder
-
-
-def test_adapter_imports_without_its_stack():
-    adapter = create_adapter(KEY)
-    assert "zact" not in sys.modules and "g2p_en" not in sys.modules
-    assert adapter.name == KEY and adapter.sample_rate == 16000 and adapter.batch_size == 1
-    assert not adapter.needs_prompt_text and adapter.languages == frozenset({"en"})
+def test_declares_what_upstream_documents(adapter, module):
+    assert adapter.sample_rate == 16000 and adapter.batch_size == 1 and not adapter.needs_prompt_text
+    assert adapter.languages == frozenset({"en"}) and "g2p_en" in adapter.stack_modules
+    assert adapter.weights_id == module.DEFAULT_WEIGHTS == "~/.cache/rvcbench/ozspeech"  # a local folder: Drive
 
 
 def test_missing_checkpoint_folder_names_the_drive_download(tmp_path, module):
@@ -70,22 +57,16 @@ def test_missing_facodec_names_the_hub_download(oz_folder, offline_hub):
         create_adapter(KEY, weights=str(oz_folder)).load("cpu")
 
 
-def test_missing_stack_names_env_create(oz_folder, facodec_folder, monkeypatch):
+def test_missing_stack_names_env_create(oz_folder, cached_facodec, stub_stack):
     adapter = create_adapter(KEY, weights=str(oz_folder))
-    support = sys.modules["rvcbench.adapters.support"]
-    monkeypatch.setattr(support, "_cached_snapshot", lambda repo_id, model: facodec_folder)
-    for name in adapter.stack_modules:
-        monkeypatch.setitem(sys.modules, name, None)
+    stub_stack(adapter, importable=False)
     with pytest.raises(MissingDependencyError, match="rvcbench env create ozspeech"):
         adapter.load("cpu")
 
 
-def test_missing_checkout_names_the_clone_and_commit(oz_folder, facodec_folder, monkeypatch, module):
+def test_missing_checkout_names_the_clone_and_commit(oz_folder, cached_facodec, stub_stack, monkeypatch, module):
     adapter = create_adapter(KEY, weights=str(oz_folder))
-    support = sys.modules["rvcbench.adapters.support"]
-    monkeypatch.setattr(support, "_cached_snapshot", lambda repo_id, model: facodec_folder)
-    for name in adapter.stack_modules:
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    stub_stack(adapter, importable=True)
     monkeypatch.delenv("OZSPEECH_ROOT", raising=False)
     with pytest.raises(MissingDependencyError, match=f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
         adapter.load("cpu")

@@ -1,7 +1,5 @@
 """styletts2 adapter: no stack needed to import, missing pieces named with their fix, config and checkpoint handling."""
 
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -15,31 +13,14 @@ KEY = "styletts2"
 
 
 @pytest.fixture
-def module():
-    return sys.modules[type(create_adapter(KEY)).__module__]
+def full_weights(fake_tree, module):
+    return fake_tree((module.CONFIG, module.CHECKPOINT))
 
 
-@pytest.fixture
-def full_weights(tmp_path, module):
-    for name in (module.CONFIG, module.CHECKPOINT):
-        (tmp_path / "w" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "w" / name).write_bytes(b"x")
-    return tmp_path / "w"
-
-
-def test_adapter_imports_without_its_stack():
-    adapter = create_adapter(KEY)
-    assert "phonemizer" not in sys.modules and "munch" not in sys.modules
-    assert adapter.name == KEY and adapter.sample_rate == 24000 and adapter.batch_size == 1
-    assert not adapter.needs_prompt_text and adapter.weights_id == "yl4579/StyleTTS2-LibriTTS"
+def test_declares_what_upstream_documents(adapter):
+    assert adapter.sample_rate == 24000 and adapter.batch_size == 1 and not adapter.needs_prompt_text
+    assert adapter.weights_id == "yl4579/StyleTTS2-LibriTTS" and {"phonemizer", "munch"} <= set(adapter.stack_modules)
     assert adapter.languages == frozenset({"en"}) and not adapter.supports_language("zh")
-
-
-def test_missing_weights_name_the_download_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(MissingDependencyError, match="huggingface-cli download yl4579/StyleTTS2-LibriTTS"):
-        create_adapter(KEY).load("cpu")
 
 
 def test_incomplete_weights_folder_names_the_missing_files(tmp_path, module):
@@ -49,18 +30,16 @@ def test_incomplete_weights_folder_names_the_missing_files(tmp_path, module):
         create_adapter(KEY, weights=str(tmp_path)).load("cpu")
 
 
-def test_missing_stack_names_env_create(full_weights, monkeypatch):
+def test_missing_stack_names_env_create(full_weights, stub_stack):
     adapter = create_adapter(KEY, weights=str(full_weights))
-    for name in adapter.stack_modules:
-        monkeypatch.setitem(sys.modules, name, None)
+    stub_stack(adapter, importable=False)
     with pytest.raises(MissingDependencyError, match="rvcbench env create styletts2"):
         adapter.load("cpu")
 
 
-def test_missing_checkout_names_the_clone_and_commit(full_weights, monkeypatch, module):
+def test_missing_checkout_names_the_clone_and_commit(full_weights, stub_stack, monkeypatch, module):
     adapter = create_adapter(KEY, weights=str(full_weights))
-    for name in adapter.stack_modules:
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    stub_stack(adapter, importable=True)
     monkeypatch.delenv("STYLETTS2_ROOT", raising=False)
     with pytest.raises(MissingDependencyError, match=f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
         adapter.load("cpu")
