@@ -145,7 +145,7 @@ def missing_scorers(record: dict, scorers: list) -> tuple[str, ...]:
     A scorer added to the profile, or a new scorer version, rescores finished runs on their next
     invocation, so a summary never mixes metric versions or reports a new metric as all failures.
     """
-    done = record.get("scorer_versions") or {}
+    done = (record.get("scorer_versions") or {}) if record.get("scored") else {}
     return tuple(s.meta.name for s in scorers if done.get(s.meta.name) != s.meta.version)
 
 
