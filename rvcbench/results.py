@@ -123,6 +123,17 @@ class RunDirectory:
     def write_synth(self, synth_key: str, result: dict) -> None:
         write_json_atomic(self.synth_path(synth_key), result)
 
+    def set_aside_stale(self, planned: set[str]) -> int:
+        """Move records that the current plan no longer contains (an older rvcbench keyed items differently)
+        to `stale/items/`, so `items/` holds exactly this run's records; nothing is deleted."""
+        stale = [p for p in self.items.glob("*.json") if p.stem not in planned]
+        if stale:
+            target = self.root / "stale" / "items"
+            target.mkdir(parents=True, exist_ok=True)
+            for path in stale:
+                os.replace(path, target / path.name)
+        return len(stale)
+
     def write_table(self, records: list[dict]) -> pd.DataFrame:
         table = pd.DataFrame(records)
         for column in table.columns:  # nested values (scorer versions) as JSON text: one flat, portable table

@@ -133,6 +133,7 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
         summary["analyses"] = analyses
     summary.update({"run": {k: run_config[k] for k in ("model", "adapter", "dataset", "profile", "seed", "limit",
                                                        "task", "tasks", "device", "scorers", "environment")}})
+    run_dir.set_aside_stale({it.item_id for it in items})
     run_dir.write_table(records)
     run_dir.write_summary(summary)
     scored = len(to_score) if scorers else 0

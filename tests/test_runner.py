@@ -149,3 +149,15 @@ def test_a_scorer_added_to_the_profile_scores_a_finished_run_once(tmp_path, monk
     assert second.summary["metrics"]["rate_error"]["n"] == 2
     assert second.summary["metrics"]["mcd"]["mean"] == first.summary["metrics"]["mcd"]["mean"]
     assert run_benchmark(config, tmp_path / "run", progress=False).scored == 0
+
+
+def test_records_outside_the_current_plan_are_set_aside_not_mixed_in(tmp_path):
+    config = RunConfig(model="oracle", limit=2, profile="none", device="cpu")
+    first = run_benchmark(config, tmp_path / "run", progress=False)
+    stale = first.run_dir / "items" / "0123456789abcdef0123.json"
+    stale.write_text(json.dumps({"item_id": "0123456789abcdef0123", "status": "ok"}))
+    again = run_benchmark(config, tmp_path / "run", progress=False)
+    assert sorted(p.stem for p in (again.run_dir / "items").glob("*.json")) == sorted(
+        p.stem for p in (first.run_dir / "items").glob("*.json"))
+    assert (again.run_dir / "stale" / "items" / stale.name).exists()
+    assert again.summary["items"] == 2
