@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from rvcbench.adapters.conformance import run_checks, speech_seconds
@@ -23,8 +24,9 @@ def test_the_oracle_passes_every_check():
     assert verdicts(create_adapter("oracle")) == dict.fromkeys(ALL_CHECKS, True)
 
 
-def test_the_baseline_voice_passes_every_check():
-    assert verdicts(create_adapter("baseline-tts")) == dict.fromkeys(ALL_CHECKS, True)
+@pytest.mark.parametrize("name", ["baseline-tts", "baseline"])
+def test_the_built_in_baselines_pass_every_check(name):
+    assert verdicts(create_adapter(name)) == dict.fromkeys(ALL_CHECKS, True)
 
 
 def test_a_broken_adapter_fails_exactly_the_checks_it_breaks(fixture_models):
