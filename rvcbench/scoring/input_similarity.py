@@ -55,7 +55,8 @@ class InputSimilarity(Scorer):
                 continue
             values = next(scored)
             row: dict[str, float | str] = {"input_sim": values["sim_prompt"]}
-            if "sim_resemblyzer_error" in values:
-                row[f"{NAME}_error"] = values["sim_resemblyzer_error"]
+            if not math.isfinite(values["sim_prompt"]) and "sim_resemblyzer_error" in values:
+                row[f"{NAME}_error"] = values["sim_resemblyzer_error"]  # the errors about the prompts, not the
+                # target (the similarity scorer also asks for a target, which this one never passes)
             out.append(row)
         return out
