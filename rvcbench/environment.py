@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 import rvcbench
@@ -51,3 +53,17 @@ def describe_environment(device: str) -> dict:
 
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with torch limited to `n` CPU threads (shared small CPUs: OpenMP threads fighting other
+    processes made small LSTM forwards 10-30x slower), then restore the previous setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

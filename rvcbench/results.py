@@ -43,6 +43,18 @@ def write_json_atomic(path: Path, payload: Any, sort_keys: bool = True) -> None:
             os.unlink(tmp)
 
 
+def replace_folder(new: Path, destination: Path) -> None:
+    """Replace `destination` by `new` with two renames: readers see the old folder or the new one, never a mix."""
+    old = destination.with_name(f".{destination.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if destination.exists():
+        os.replace(destination, old)
+    os.replace(new, destination)
+    if old.exists():
+        shutil.rmtree(old)
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()

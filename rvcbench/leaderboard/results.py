@@ -8,7 +8,6 @@ and only then moved into place, so a refused or interrupted `add` leaves the res
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -23,7 +22,7 @@ from rvcbench.leaderboard import schema
 from rvcbench.leaderboard.examples import copy_examples, dataset_files
 from rvcbench.leaderboard.table import file_sha256
 from rvcbench.leaderboard.validate import load_result
-from rvcbench.results import RunDirectory, write_json_atomic
+from rvcbench.results import RunDirectory, replace_folder, write_json_atomic
 
 DEFAULT_RESULTS = Path("leaderboard/results")
 EXAMPLES_PER_TASK = 2
@@ -72,23 +71,11 @@ def add_run(run_dir: Path, results_root: Path = DEFAULT_RESULTS, examples_per_ta
         load_result(staging)  # the same checks as `validate`: never record a result we would refuse
         destination = results_root / key
         replaced = destination.exists()
-        _swap(staging, destination)
+        replace_folder(staging, destination)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return Added(destination, replaced)
-
-
-def _swap(new: Path, destination: Path) -> None:
-    """Move `new` to `destination`, replacing what is there with two renames (never a half-written folder)."""
-    old = destination.with_name(f".{destination.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if destination.exists():
-        os.replace(destination, old)
-    os.replace(new, destination)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def build_result(config: dict, summary: dict, table: pd.DataFrame, table_path: Path, examples: list[dict],

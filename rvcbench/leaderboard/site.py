@@ -6,7 +6,6 @@ complete, so a failed build (an invalid result, a full disk) leaves the publishe
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -18,7 +17,7 @@ from rvcbench.leaderboard.aggregate import Entry, build_entries, overview_column
 from rvcbench.leaderboard.exports import render_exports
 from rvcbench.leaderboard.pages import method_page, model_page, overview_page, robustness_page
 from rvcbench.leaderboard.validate import LoadedResult, load_result
-from rvcbench.results import write_json_atomic
+from rvcbench.results import replace_folder, write_json_atomic
 
 ASSETS = Path(__file__).parent / "assets"
 DEFAULT_SITE = Path("leaderboard/site")
@@ -59,7 +58,7 @@ def build_site(results_root: Path, out: Path = DEFAULT_SITE) -> BuildReport:
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part"))
     try:
         pages = write_site(staging, entries, columns)
-        swap_in(staging, out)
+        replace_folder(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
@@ -98,15 +97,3 @@ def copy_audio(entry: Entry, destination: Path) -> None:
             if source is not None:
                 destination.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, destination / source.name)
-
-
-def swap_in(new: Path, destination: Path) -> None:
-    """Replace `destination` by `new` with renames: visitors see the old site or the new one, never a mix."""
-    old = destination.with_name(f".{destination.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if destination.exists():
-        os.replace(destination, old)
-    os.replace(new, destination)
-    if old.exists():
-        shutil.rmtree(old)

@@ -23,13 +23,11 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from rvcbench.environment import package_version
+from rvcbench.environment import package_version, torch_threads
 from rvcbench.errors import MissingDependencyError
 from rvcbench.lru import LruCache
 from rvcbench.scoring.contract import NEEDS_PROMPT_AUDIO, NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
@@ -61,18 +59,6 @@ def clip_windows(wav: np.ndarray, seconds: float = WINDOW_SECONDS, sample_rate: 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass
@@ -205,7 +191,7 @@ class ResemblyzerSimilarity(Scorer):
                 mels.append(mel[s])
                 owners.append(key)
         if mels:
-            with torch.no_grad(), _torch_threads(TORCH_THREADS):
+            with torch.no_grad(), torch_threads(TORCH_THREADS):
                 partials = self._encoder(torch.from_numpy(np.stack(mels)).to(self._encoder.device)).cpu().numpy()
             owner_array = np.array(owners)
             for key in dict.fromkeys(owners):

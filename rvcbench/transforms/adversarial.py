@@ -29,12 +29,11 @@ number; whether the protection transfers to a voice-cloning model is what `sim` 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 
 from rvcbench.audio import resample
+from rvcbench.environment import torch_threads
 from rvcbench.lru import LruCache
 from rvcbench.transforms.base import AUDIO, Audio, TransformContext, TransformUnavailable, transform
 
@@ -55,18 +54,6 @@ def _check(epsilon: float, steps: int) -> tuple[float, int]:
     if not 1 <= int(steps) <= 1000:
         raise ValueError(f"steps must be between 1 and 1000; got {steps!r}")
     return float(epsilon), int(steps)
-
-
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _view(wav: np.ndarray, sample_rate: int):
@@ -109,7 +96,7 @@ def _pgd(wav: np.ndarray, sample_rate: int, eps: float, steps: int, alpha: float
     delta = torch.from_numpy(start.astype(np.float32))
     low, high = -1.0 - x, 1.0 - x  # keep x + δ inside [-1, 1]
     best, best_cosine = delta.clone(), np.inf
-    with _torch_threads(TORCH_THREADS):
+    with torch_threads(TORCH_THREADS):
         with torch.no_grad():
             target = view.embed(x)
         for _ in range(steps + 1):
@@ -159,7 +146,7 @@ def enkidu_patch(recordings: list[tuple[str, Audio]], sample_rate: int, *, speak
         wav = resample(rec.wav, rec.sample_rate, sample_rate)[:crop]
         if len(wav) >= n_fft:
             view = _view(wav, sample_rate)
-            with torch.no_grad(), _torch_threads(TORCH_THREADS):
+            with torch.no_grad(), torch_threads(TORCH_THREADS):
                 x = torch.from_numpy(np.asarray(wav, dtype=np.float32))
                 clips.append((x, view, view.embed(x)))
     if not clips:
@@ -169,7 +156,7 @@ def enkidu_patch(recordings: list[tuple[str, Audio]], sample_rate: int, *, speak
     patch = [(torch.randn((n_fft // 2 + 1, frames), generator=generator) * scale).requires_grad_(True)
              for _ in range(2)]
     optimiser = torch.optim.Adam(patch, lr=ENKIDU_LEARNING_RATE * scale)
-    with _torch_threads(TORCH_THREADS):
+    with torch_threads(TORCH_THREADS):
         for _ in range(steps):
             optimiser.zero_grad()
             loss = sum(torch.dot(view.embed(x + _tiled_perturbation(*patch, x.shape[0], n_fft, epsilon)), target)
