@@ -48,25 +48,60 @@ def main() -> None:
 @click.option("--executor", type=click.Choice(["auto", "inprocess", "worker"]), default="auto", show_default=True,
               help="Where the model runs: auto (here when its stack imports, else a worker in its environment "
                    "from `rvcbench env create`), inprocess, or worker.")
+@click.option("--pairs", default=None,
+              help="A subset of the pairs: `per_speaker=N`, `speakers=N`, or both joined by a comma.")
+@click.option("--protocol", "-p", default=None,
+              help="Run every evaluation of a protocol (see `rvcbench protocols`), each on its own data.")
+@click.option("--evaluation", "-e", default=None, help="With --protocol: only these evaluations (comma-separated).")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A folder holding RVCBench config folders (<Config>/metadata.parquet), e.g. copied from a "
+                   "machine with network; default: RVCBENCH_DATA_ROOT, else the Hugging Face cache.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(model: str, data: str, profile: str, out: Path | None, seed: int, limit: int | None, device: str,
-        batch_size: int | None, task: str, noise_dir: str | None, weights: str | None, executor: str,
+@click.pass_context
+def run(ctx: click.Context, model: str, data: str, profile: str, out: Path | None, seed: int, limit: int | None,
+        device: str, batch_size: int | None, task: str, noise_dir: str | None, weights: str | None, executor: str,
+        pairs: str | None, protocol: str | None, evaluation: str | None, data_root: Path | None,
         quiet: bool) -> None:
     """Clone every pair of a dataset with MODEL, score the clips, print and save the summary.
 
+    With --protocol, run every evaluation of a published benchmark instead, each on its own dataset.
     Rerunning the same command resumes an interrupted run; on a finished run it only prints the summary.
     """
+    from rvcbench.data.subsets import parse_pairs
     from rvcbench.runner import RunConfig, run_benchmark
     from rvcbench.summary import format_summary
 
+    parse_pairs(pairs)
     config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
                        batch_size=batch_size, task=task, noise_dir=noise_dir, weights=weights,
-                       executor=executor)
+                       executor=executor, pairs=pairs, data_root=str(data_root) if data_root else None)
+    if protocol:
+        _run_protocol(ctx, config, protocol, evaluation, out, quiet)
+        return
+    if evaluation:
+        raise click.UsageError("--evaluation selects evaluations of a --protocol")
     outcome = run_benchmark(config, out, progress=not quiet)
     title = f"{model} on {data} (scorer profile {profile}, seed {seed})"
     click.echo(format_summary(outcome.summary, title))
     click.echo(f"this invocation: synthesized {outcome.synthesized}, scored {outcome.scored}, "
                f"{outcome.seconds:.1f} s; run directory: {outcome.run_dir}")
+
+
+def _run_protocol(ctx: click.Context, config, protocol: str, evaluation: str | None, out: Path | None,
+                  quiet: bool) -> None:
+    from rvcbench.protocol_run import format_protocol, run_protocol
+    from rvcbench.protocols import load_protocol
+
+    clashing = [f"--{name.replace('_', '-')}" for name in ("data", "task", "limit", "pairs", "noise_dir")
+                if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if clashing:
+        raise click.UsageError(f"--protocol decides the data, tasks and pairs of each evaluation; drop "
+                               f"{', '.join(clashing)}")
+    spec = load_protocol(protocol)
+    outcome = run_protocol(spec, config, out, evaluations=evaluation, progress=not quiet)
+    click.echo(format_protocol(outcome.report))
+    click.echo(f"this invocation: synthesized {outcome.synthesized}, scored {outcome.scored}; "
+               f"protocol directory: {outcome.out_dir}")
 
 
 @main.command()
@@ -87,13 +122,38 @@ def models() -> None:
 
 
 @main.command()
-def data() -> None:
-    """List the datasets rvcbench can load, with what each needs."""
-    from rvcbench.data.loaders import KNOWN_DATASETS
+def protocols() -> None:
+    """List the protocols (protocols/*.yaml): published benchmarks as evaluations over datasets and tasks."""
+    from rvcbench.protocols import discover_protocols, load_protocol
 
-    for info in KNOWN_DATASETS:
-        click.echo(f"{info.name:<28} {info.description}")
-        click.echo(f"{'':<28} needs: {info.needs}")
+    for name in discover_protocols():
+        protocol = load_protocol(name)
+        click.echo(f"{name:<14} v{protocol.version}: {protocol.description.splitlines()[0] if protocol.description else ''}")
+        for e in protocol.evaluations:
+            what = e.task + (f" ({len(e.conditions)} conditions)" if e.conditions else "")
+            click.echo(f"  {e.name:<28} [{e.family}] {e.data}, {what}, pairs {e.pairs}")
+
+
+@main.command()
+@click.option("--evaluation", "-e", default=None, help="Only the table this evaluation of rvcbench-v2 is set beside.")
+@click.option("--protocol", "-p", default="rvcbench-v2", show_default=True)
+def paper(evaluation: str | None, protocol: str) -> None:
+    """Print a paper's published numbers, stored with their source (paper version, table, upstream commit)."""
+    from rvcbench.protocols import load_protocol, load_published
+    from rvcbench.published import format_published
+
+    spec = load_protocol(protocol)
+    if not spec.published:
+        raise click.UsageError(f"protocol {protocol} has no published numbers")
+    published = load_published(spec.published, spec.path)
+    tables = None
+    if evaluation:
+        ref = spec.evaluation(evaluation).published
+        if ref is None:
+            raise click.UsageError(f"evaluation {evaluation} has no published numbers in {protocol}")
+        tables = [ref.table]
+        click.echo(f"evaluation {evaluation}: table {ref.table}" + (f", column {ref.column}" if ref.column else ""))
+    click.echo(format_published(published, tables))
 
 
 @main.command()
@@ -129,3 +189,7 @@ from rvcbench.cli_models import check_adapter, env, new_adapter  # noqa: E402
 main.add_command(env)
 main.add_command(new_adapter)
 main.add_command(check_adapter)
+
+from rvcbench.cli_data import data  # noqa: E402
+
+main.add_command(data)

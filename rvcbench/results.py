@@ -28,7 +28,7 @@ from rvcbench.errors import RvcbenchError
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 IDENTITY_KEYS = ("model", "adapter_version", "dataset_fingerprint", "profile", "seed", "task", "limit", "noise_dir",
-                 "weights")
+                 "weights", "conditions", "pairs")
 
 
 def write_json_atomic(path: Path, payload: Any, sort_keys: bool = True) -> None:

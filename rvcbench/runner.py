@@ -15,7 +15,9 @@ from tqdm import tqdm
 from rvcbench.adapters.executors import close_adapter, open_adapter
 from rvcbench.adapters.registry import build_registry
 from rvcbench.analyses import run_analyses
-from rvcbench.data import load_dataset
+from rvcbench.data import Dataset, load_dataset
+from rvcbench.data.hub import data_root_from
+from rvcbench.data.subsets import select_pairs
 from rvcbench.environment import describe_environment, resolve_device
 from rvcbench.errors import UnknownNameError
 from rvcbench.perturb import DatasetVoices, PerturbedInputs
@@ -25,7 +27,7 @@ from rvcbench.scoring.engine import score_records
 from rvcbench.scoring.registry import PROFILES, SCORERS
 from rvcbench.summary import known_metrics, summarize_records
 from rvcbench.synthesis import synthesize
-from rvcbench.tasks import DEFAULT_TASK, load_tasks
+from rvcbench.tasks import DEFAULT_TASK, load_tasks, select_conditions
 
 BYTES_PER_CLIP_ESTIMATE = 24000 * 2 * 30  # 30 s of 24 kHz 16-bit audio: generous
 SHARED_INPUTS_DIR = "_inputs"  # beside the run directories: perturbed inputs shared by every model
@@ -44,6 +46,9 @@ class RunConfig:
     noise_dir: str | None = None  # a folder of noise recordings: adds file-noise conditions to add_noise tasks
     weights: str | None = None  # the model's checkpoint: a local folder or a Hugging Face id (default: the adapter's)
     executor: str = "auto"  # auto, inprocess or worker: where the adapter runs (rvcbench.adapters.executors)
+    conditions: dict[str, list[str]] | None = None  # task → a subset of its conditions (clean is always kept)
+    pairs: str | None = None  # a subset of the dataset's pairs (rvcbench.data.subsets), e.g. `per_speaker=1`
+    data_root: str | None = None  # where RVCBench config folders live (`--data-root`); not part of the identity
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,14 @@ def default_run_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{config.model}__{data}__{config.profile}__seed{config.seed}{task}{suffix}"
 
 
-def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: bool = True) -> RunOutcome:
+def load_run_dataset(config: RunConfig) -> Dataset:
+    """The run's dataset, validated, restricted to its pair subset."""
+    return select_pairs(load_dataset(config.data, data_root=data_root_from(config.data_root)), config.pairs)
+
+
+def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: bool = True,
+                  dataset: Dataset | None = None) -> RunOutcome:
+    """Run (or resume) one benchmark; `dataset` may be passed when the caller loaded and validated it already."""
     started = time.perf_counter()
     if config.profile not in PROFILES:
         raise UnknownNameError(f"unknown scorer profile {config.profile!r}; known: {', '.join(PROFILES)}")
@@ -72,7 +84,8 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     all_metas = [SCORERS.get(name).meta for name in sorted({n for p in PROFILES.values() for n in p})]
     tasks = load_tasks(config.task, set(known_metrics(all_metas)),
                        noise_dir=Path(config.noise_dir).resolve() if config.noise_dir else None)
-    dataset = load_dataset(config.data)
+    tasks = select_conditions(tasks, config.conditions)
+    dataset = dataset or load_run_dataset(config)
     items = plan_items(dataset, tasks, model=config.model, adapter_version=adapter.version, seed=config.seed,
                        limit=config.limit, output_depends_on_target=adapter.needs_target_audio)
     device = resolve_device(config.device)
@@ -81,7 +94,8 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
         **asdict(config), "device": device, "adapter_version": adapter.version, "adapter": adapter.describe(),
         "adapter_origin": registry.origin(config.model),
         "dataset": {"name": dataset.name, "source": dataset.source, "root": str(dataset.root),
-                    "pairs": len(dataset.manifest), "fingerprint": dataset.fingerprint},
+                    "pairs": len(dataset.manifest), "pair_subset": config.pairs or "all",
+                    "fingerprint": dataset.fingerprint},
         "dataset_fingerprint": dataset.fingerprint,
         "scorers": [_meta_dict(s.meta) for s in scorers],
         "tasks": {t.name: {"family": t.family, "applies_to": t.applies_to, "metrics": list(t.metrics),
@@ -131,7 +145,7 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     analyses = run_analyses(tasks, items, records, run_dir, dataset, config.seed, device)  # e.g. detectability
     if analyses:
         summary["analyses"] = analyses
-    summary.update({"run": {k: run_config[k] for k in ("model", "adapter", "dataset", "profile", "seed", "limit",
+    summary.update({"run": {k: run_config[k] for k in ("model", "adapter", "dataset", "profile", "seed", "limit", "pairs",
                                                        "task", "tasks", "device", "scorers", "environment")}})
     run_dir.set_aside_stale({it.item_id for it in items})
     run_dir.write_table(records)

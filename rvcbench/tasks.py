@@ -138,6 +138,31 @@ def load_tasks(selection: str, known_metrics: set[str], root: Path | None = None
     return [with_noise_dir(t, noise_dir) for t in tasks] if noise_dir else tasks
 
 
+def select_conditions(tasks: list[Task], conditions: dict[str, list[str]] | None,
+                      where: str = "conditions") -> list[Task]:
+    """Keep only the named conditions (and `clean`, which every comparison needs) of the tasks named in
+    `conditions`; other tasks keep all of theirs."""
+    if not conditions:
+        return tasks
+    by_name = {t.name: t for t in tasks}
+    unknown_tasks = [n for n in conditions if n not in by_name]
+    if unknown_tasks:
+        raise TaskSpecError(f"{where}: task(s) {unknown_tasks} are not part of this run ({list(by_name)})")
+    out = []
+    for task in tasks:
+        names = conditions.get(task.name)
+        if not names:
+            out.append(task)
+            continue
+        known = [c.name for c in task.conditions]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise TaskSpecError(f"{where}: task {task.name} has no condition(s) {unknown}; known: {known}")
+        wanted = {CLEAN, *names}
+        out.append(dataclasses.replace(task, conditions=tuple(c for c in task.conditions if c.name in wanted)))
+    return out
+
+
 def load_task(path: Path, known_metrics: set[str]) -> Task:
     import rvcbench.transforms.library  # noqa: F401 — registers every transform
     from rvcbench.transforms.base import TRANSFORMS

@@ -1,13 +1,15 @@
 """Find a dataset by name or path, load its manifest, and validate it before anything runs.
 
 Sources: `demo` (embedded in the package), a local folder in the RVCBench layout (`metadata.parquet`
-+ audio files, usually under `audios/`), or a config of the RVCBench dataset on the Hugging Face Hub
-(`rvcbench:VCTK` → `Nanboy/RVCBench`, folder `VCTK/`), downloaded with huggingface_hub.
++ audio files, usually under `audios/`), or one of the 10 configs of the RVCBench dataset
+(`rvcbench:VCTK`, `rvcbench:Background_noise:noisy` for a config's other manifest; see `rvcbench.data.hub`
+for where a config is found). Every problem of a dataset is listed in one error before anything runs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +18,19 @@ import pandas as pd
 import soundfile as sf
 
 from rvcbench.data.demo import demo_dataset_root
-from rvcbench.data.manifest import REQUIRED_COLUMNS, normalize_manifest
-from rvcbench.errors import DatasetError, MissingDependencyError, UnknownNameError
+from rvcbench.data.hub import HF_DATASET_ID, HF_PREFIX, hub_configs, parse_hub_spec, resolve_config_folder
+from rvcbench.data.lock import read_lock, verify_lock
+from rvcbench.data.manifest import (
+    CANONICAL_COLUMNS,
+    LEGACY_TO_CANONICAL,
+    REQUIRED_COLUMNS,
+    missing_required_columns,
+    normalize_manifest,
+    rename_legacy_columns,
+)
+from rvcbench.errors import DatasetError, UnknownNameError
 
 MANIFEST_NAME = "metadata.parquet"
-HF_DATASET_ID = "Nanboy/RVCBench"
-HF_PREFIX = "rvcbench:"
-# Configs of the published RVCBench dataset (one folder each on the Hub).
-HF_CONFIGS = ("Libritts", "VCTK", "AISHELL1_dev", "CommonVoiceFR_dev", "Bilingual_uedin")
 
 
 @dataclass(frozen=True)
@@ -33,14 +40,22 @@ class DatasetInfo:
     needs: str
 
 
-KNOWN_DATASETS: tuple[DatasetInfo, ...] = (
-    DatasetInfo("demo", "50 real recordings, 11 English speakers (VCTK, CMU ARCTIC), 50 clone pairs",
-                "nothing: embedded in the package"),
-    *(DatasetInfo(f"{HF_PREFIX}{c}", f"RVCBench config {c} from the Hugging Face Hub ({HF_DATASET_ID})",
-                  "network access and `pip install huggingface_hub`") for c in HF_CONFIGS),
-    DatasetInfo("PATH", "any local folder with metadata.parquet and its audio files",
-                "the folder (RVCBench layout)"),
-)
+def known_datasets() -> tuple[DatasetInfo, ...]:
+    hub = tuple(
+        DatasetInfo(f"{HF_PREFIX}{c.name}",
+                    f"{'/'.join(c.languages)}, {c.speakers} speakers"
+                    + (f" (+{c.interferers} interferers)" if c.interferers else "") + f", {c.sample_rate // 1000} kHz, "
+                    f"{c.corpus}: {c.purpose}"
+                    + "".join(f"; variant {HF_PREFIX}{c.name}:{v} = {m}" for v, m in c.manifests.items()),
+                    f"`rvcbench data fetch {c.name}` (network), or --data-root DIR holding {c.name}/")
+        for c in hub_configs().values())
+    return (
+        DatasetInfo("demo", "50 real recordings, 11 English speakers (VCTK, CMU ARCTIC), 50 clone pairs",
+                    "nothing: embedded in the package"),
+        *hub,
+        DatasetInfo("PATH", "any local folder with metadata.parquet and its audio files",
+                    "the folder (RVCBench layout)"),
+    )
 
 
 @dataclass(frozen=True)
@@ -63,35 +78,88 @@ def resolve_audio_path(root: Path, file_name: str) -> Path:
     return direct
 
 
-def load_dataset(spec: str, *, cache_dir: Path | None = None, validate: bool = True) -> Dataset:
-    """Load `demo`, `rvcbench:<Config>`, or a local folder; validate unless told not to."""
+def load_dataset(spec: str, *, cache_dir: Path | None = None, validate: bool = True,
+                 data_root: Path | None = None) -> Dataset:
+    """Load `demo`, `rvcbench:<Config>[:<variant>]`, or a local folder; validate unless told not to."""
+    hub_variant: str | None = None
+    is_hub = spec.startswith(HF_PREFIX)
     if spec == "demo":
-        root, source, name = demo_dataset_root(), "embedded", "demo"
-    elif spec.startswith(HF_PREFIX):
-        config = spec[len(HF_PREFIX):]
-        root, source, name = download_hf_config(config, cache_dir), f"hf:{HF_DATASET_ID}/{config}", spec
+        root, source, name, manifest_name = demo_dataset_root(), "embedded", "demo", MANIFEST_NAME
+    elif is_hub:
+        config, hub_variant = parse_hub_spec(spec)
+        root = resolve_config_folder(config.name, data_root, cache_dir=cache_dir)
+        where = f"--data-root {data_root}" if data_root else "Hugging Face cache"
+        source, name = f"hf:{HF_DATASET_ID}/{config.name} ({where})", spec
+        manifest_name = config.manifests[hub_variant] if hub_variant else MANIFEST_NAME
     elif Path(spec).is_dir():
-        root, source, name = Path(spec).resolve(), "local folder", Path(spec).resolve().name
+        root, source, name, manifest_name = Path(spec).resolve(), "local folder", Path(spec).resolve().name, MANIFEST_NAME
     else:
-        known = ", ".join(d.name for d in KNOWN_DATASETS)
+        known = ", ".join(d.name for d in known_datasets())
         raise UnknownNameError(f"unknown dataset {spec!r}: not a known name and not a folder; known: {known}")
-    manifest_path = root / MANIFEST_NAME
+    manifest_path = root / manifest_name
     if not manifest_path.is_file():
-        raise DatasetError(f"{manifest_path}: no manifest; a dataset folder needs {MANIFEST_NAME} (RVCBench layout)")
-    try:
-        raw = pd.read_parquet(manifest_path)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{manifest_path}: cannot read the manifest: {exc}") from exc
+        raise DatasetError(f"{manifest_path}: no manifest; a dataset folder needs {manifest_name} (RVCBench layout)")
+    raw = read_manifest_file(manifest_path)
+    problems = column_problems(raw, strict_canonical=is_hub and manifest_name == MANIFEST_NAME)
+    if validate and read_lock(root) is not None:
+        problems += verify_lock(root)
+    if missing_required_columns(rename_legacy_columns(raw)):
+        _raise(name, manifest_path, problems)
     manifest = normalize_manifest(raw, dataset_name=name)
     dataset = Dataset(name=name, root=root.resolve(), manifest=manifest, source=source,
                       fingerprint=manifest_fingerprint(manifest))
     if validate:
-        problems = validate_dataset(dataset)
+        problems += validate_dataset(dataset)
+        if hub_variant:
+            problems += variant_problems(dataset, root / MANIFEST_NAME, manifest_name)
         if problems:
-            listing = "\n".join(f"  - {p}" for p in problems)
-            raise DatasetError(
-                f"dataset {name} ({manifest_path}) has {len(problems)} problem(s); nothing was run:\n{listing}")
+            _raise(name, manifest_path, problems)
     return dataset
+
+
+def _raise(name: str, manifest_path: Path, problems: list[str]) -> None:
+    listing = "\n".join(f"  - {p}" for p in problems)
+    raise DatasetError(f"dataset {name} ({manifest_path}) has {len(problems)} problem(s); nothing was run:\n{listing}")
+
+
+def read_manifest_file(path: Path) -> pd.DataFrame:
+    """A `metadata.parquet`, or one of upstream's JSON manifests (a list of pair records, legacy names allowed)."""
+    try:
+        if path.suffix.lower() == ".json":
+            records = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise DatasetError(f"{path}: a JSON manifest is a list of pair records (objects)")
+            return pd.DataFrame(records)
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: cannot read the manifest: {exc}") from exc
+
+
+def column_problems(raw: pd.DataFrame, *, strict_canonical: bool) -> list[str]:
+    """Missing columns, named the way the user can fix them (legacy names accepted)."""
+    renamed = rename_legacy_columns(raw)
+    problems = []
+    missing = missing_required_columns(renamed)
+    if missing:
+        legacy = {v: k for k, v in LEGACY_TO_CANONICAL.items()}
+        names = ", ".join(f"{c} (or legacy {legacy[c]})" if c in legacy else c for c in missing)
+        problems.append(f"missing required column(s): {names}")
+    if strict_canonical:
+        absent = [c for c in CANONICAL_COLUMNS if c not in renamed.columns]
+        if absent:
+            problems.append(f"not an RVCBench manifest: canonical column(s) {', '.join(absent)} missing "
+                            f"(upstream's metadata.parquet has all {len(CANONICAL_COLUMNS)})")
+    return problems
+
+
+def variant_problems(dataset: Dataset, clean_manifest: Path, variant_name: str) -> list[str]:
+    """A config's extra manifest (e.g. noisy-prompt pairs) must name speakers its clean metadata.parquet knows."""
+    if not clean_manifest.is_file():
+        return [f"{clean_manifest}: missing; the variant {variant_name} is checked against it"]
+    clean = normalize_manifest(rename_legacy_columns(read_manifest_file(clean_manifest)), dataset.name)
+    known = set(clean["speaker_id"])
+    unknown = sorted(set(dataset.manifest["speaker_id"]) - known)
+    return [f"{variant_name}: speaker id {s!r} is not in {clean_manifest.name}" for s in unknown]
 
 
 def manifest_fingerprint(manifest: pd.DataFrame) -> str:
@@ -151,24 +219,3 @@ def audio_file_problem(root: Path, file_name: str) -> str | None:
     if info.frames == 0:
         return f"{path} has no samples"
     return None
-
-
-def download_hf_config(config: str, cache_dir: Path | None) -> Path:
-    """Download one config folder of the RVCBench dataset and return its local root."""
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError as exc:
-        raise MissingDependencyError("the Hugging Face datasets need `pip install huggingface_hub`") from exc
-    try:
-        local = snapshot_download(repo_id=HF_DATASET_ID, repo_type="dataset", allow_patterns=[f"{config}/*"],
-                                  cache_dir=str(cache_dir) if cache_dir else None)
-    except OSError as exc:  # huggingface_hub's HTTP and offline errors derive from OSError
-        raise DatasetError(
-            f"could not download {HF_DATASET_ID} config {config!r}: {exc}. Without network, download it elsewhere "
-            f"(huggingface-cli download {HF_DATASET_ID} --repo-type dataset --include '{config}/*' --local-dir DIR) "
-            f"and pass --data DIR/{config}"
-        ) from exc
-    root = Path(local) / config
-    if not root.is_dir():
-        raise DatasetError(f"{HF_DATASET_ID} has no config folder {config!r}; known: {', '.join(HF_CONFIGS)}")
-    return root

@@ -24,18 +24,57 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 TEXT_COLUMNS = ("speaker_id", "pair_id", "prompt_file_name", "prompt_text", "prompt_language",
                 "target_file_name", "target_text", "target_language", "dataset_name", "split")
 
+# The published RVCBench manifests (`src/datasets/manifest_utils.py` upstream): every config's
+# metadata.parquet has these columns in this order, dataset-specific extras after them.
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "dataset_name", "split", "pair_id", "speaker_id",
+    "prompt_file_name", "prompt_speaker_id", "prompt_language", "prompt_text",
+    "prompt_phonemes", "prompt_tone", "prompt_word2ph",
+    "target_file_name", "target_speaker_id", "target_language", "target_text",
+    "target_phonemes", "target_tone", "target_word2ph",
+    "source_manifest", "source_row",
+)
+# Upstream's legacy per-speaker JSON names (`ori_*` = the prompt, `gt_*` = the ground-truth target).
+LEGACY_TO_CANONICAL: dict[str, str] = {
+    **{f"ori_{k}": f"prompt_{v}" for k, v in (("pth", "file_name"), ("spk", "speaker_id"), ("lang", "language"),
+                                              ("text", "text"), ("phonemes", "phonemes"), ("tone", "tone"),
+                                              ("word2ph", "word2ph"))},
+    **{f"gt_{k}": f"target_{v}" for k, v in (("pth", "file_name"), ("spk", "speaker_id"), ("lang", "language"),
+                                             ("text", "text"), ("phonemes", "phonemes"), ("tone", "tone"),
+                                             ("word2ph", "word2ph"))},
+}
+
 
 def _as_text(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
+def rename_legacy_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Upstream's legacy names (`ori_pth`, `gt_text`, ...) → canonical ones, where the canonical one is absent."""
+    renames = {old: new for old, new in LEGACY_TO_CANONICAL.items()
+               if old in frame.columns and new not in frame.columns}
+    return frame.rename(columns=renames)
+
+
+def missing_required_columns(frame: pd.DataFrame) -> list[str]:
+    """Required columns the manifest lacks after legacy renaming and RVCBench's fallbacks."""
+    fallbacks = {"dataset_name", "split"} | ({"target_language"} if "prompt_language" in frame.columns else set())
+    if "prompt_speaker_id" in frame.columns:
+        fallbacks.add("speaker_id")
+    return [c for c in REQUIRED_COLUMNS if c not in frame.columns and c not in fallbacks]
+
+
 def normalize_manifest(frame: pd.DataFrame, dataset_name: str) -> pd.DataFrame:
     """Fill optional columns the way RVCBench does, so its published manifests load as they are.
 
-    Missing `dataset_name`/`split` get the dataset's name / "default"; a missing `target_language`
-    falls back to `prompt_language`. Required text columns are coerced to `str` (NaN → "").
+    Legacy `ori_*`/`gt_*` names are renamed to `prompt_*`/`target_*`. Missing `dataset_name`/`split`
+    get the dataset's name / "default"; a missing `target_language` falls back to `prompt_language`,
+    a missing `speaker_id` to `prompt_speaker_id`. Required text columns are coerced to `str` (NaN → "").
+    Callers check `missing_required_columns` first: this function does not invent a text or a file.
     """
-    frame = frame.copy()
+    frame = rename_legacy_columns(frame)
+    if "speaker_id" not in frame.columns and "prompt_speaker_id" in frame.columns:
+        frame["speaker_id"] = frame["prompt_speaker_id"]
     if "dataset_name" not in frame.columns:
         frame["dataset_name"] = dataset_name
     if "split" not in frame.columns:
