@@ -128,7 +128,8 @@ def protocols() -> None:
 
     for name in discover_protocols():
         protocol = load_protocol(name)
-        click.echo(f"{name:<14} v{protocol.version}: {protocol.description.splitlines()[0] if protocol.description else ''}")
+        first_line = protocol.description.splitlines()[0] if protocol.description else ""
+        click.echo(f"{name:<14} v{protocol.version}: {first_line}")
         for e in protocol.evaluations:
             what = e.task + (f" ({len(e.conditions)} conditions)" if e.conditions else "")
             click.echo(f"  {e.name:<28} [{e.family}] {e.data}, {what}, pairs {e.pairs}")

@@ -34,7 +34,8 @@ def fetch(configs: tuple[str, ...], to: Path | None) -> None:
     from rvcbench.data.hub import fetch_configs
 
     for fetched in fetch_configs(list(configs), to):
-        click.echo(f"{fetched.config:<20} {fetched.files} files, {fetched.bytes / 1e6:.1f} MB, locked: {fetched.folder}")
+        click.echo(f"{fetched.config:<20} {fetched.files} files, {fetched.bytes / 1e6:.1f} MB, "
+                   f"locked: {fetched.folder}")
 
 
 @data.command()

@@ -114,7 +114,8 @@ def evaluation_result(evaluation: Evaluation, summary: dict, run_dir: Path) -> d
             "dataset_fingerprint": summary["run"]["dataset"]["fingerprint"],
             "description": evaluation.description}
     if evaluation.task == DEFAULT_TASK:
-        return {**base, "conditions": {CLEAN: {"available": True, "ok": summary["ok"], "failed": summary["failed"],
+        counts = next((dict(t["conditions"][CLEAN]) for t in summary.get("tasks", {}).values()), summary)
+        return {**base, "conditions": {CLEAN: {"available": True, **_counts(counts),
                                                "metrics": {m: summary["metrics"][m] for m in evaluation.metrics
                                                            if m in summary["metrics"]}}}}
     task = summary["tasks"][evaluation.task]
@@ -122,7 +123,7 @@ def evaluation_result(evaluation: Evaluation, summary: dict, run_dir: Path) -> d
     conditions = {}
     for name in wanted:
         c = task["conditions"][name]
-        entry = {"available": c["available"], "ok": c["ok"], "failed": c["failed"]}
+        entry = {"available": c["available"], **_counts(c)}
         if not c["available"]:
             entry["reason"] = c["reason"]
         else:
@@ -130,6 +131,10 @@ def evaluation_result(evaluation: Evaluation, summary: dict, run_dir: Path) -> d
             entry["headline"] = c["headline"]
         conditions[name] = entry
     return {**base, "conditions": conditions, **({"groups": task["groups"]} if "groups" in task else {})}
+
+
+def _counts(entry: dict) -> dict:
+    return {k: entry.get(k, 0) for k in ("ok", "failed", "unavailable")}
 
 
 def robustness_headline(evaluations: dict) -> dict:
@@ -184,14 +189,14 @@ def format_protocol(report: dict) -> str:
     for name, ev in report["evaluations"].items():
         lines += ["", f"== {name} [{ev['family']}] data {ev['data']}, task {ev['task']}, pairs {ev['pairs']}"]
         metrics = ev["metrics"]
-        head = f"{'condition':<34}" + "".join(f"{m[:12]:>24}" for m in metrics) + f"{'n ok':>6}{'fail':>5}"
+        head = f"{'condition':<34}" + "".join(f"{m[:12]:>24}" for m in metrics) + f"{'n ok':>6}{'fail':>5}{'n/a':>5}"
         lines += [head, "-" * len(head)]
         for condition, c in ev["conditions"].items():
             if not c["available"]:
                 lines.append(f"{condition[:33]:<34}unavailable: {c['reason']}")
                 continue
             cells = "".join(f"{_cell(c['metrics'].get(m)):>24}" for m in metrics)
-            lines.append(f"{condition[:33]:<34}{cells}{c['ok']:>6}{c['failed']:>5}")
+            lines.append(f"{condition[:33]:<34}{cells}{c['ok']:>6}{c['failed']:>5}{c['unavailable']:>5}")
         published = report.get("published", {}).get("evaluations", {}).get(name)
         if published:
             label = "comparable" if report["published"]["comparable"] else (
@@ -201,13 +206,15 @@ def format_protocol(report: dict) -> str:
             shown = ", ".join(f"{k} {v}" for k, v in row.items()) if row else "this model is not in the table"
             lines.append(f"published ({published['table']}, {label}): {shown}")
     lines += ["", "robustness headline per family (perturbed conditions vs clean, same pairs):"]
-    head = f"{'family':<14}{'conds':>6}{'SIM ret.':>10}  {'worst condition (SIM ret.)':<52}{'ΔWER pts':>9}  worst (ΔWER)"
+    head = (f"{'family':<14}{'conds':>6}{'SIM ret.':>10}  {'worst condition (SIM ret.)':<66}{'ΔWER pts':>9}  "
+            "worst (ΔWER)")
     lines += [head, "-" * len(head)]
     for family, h in report["headline"].items():
-        worst = f"{h['worst_sim_retention'][0]} ({h['worst_sim_retention'][1]:.3f})" if h["worst_sim_retention"] else "-"
+        worst = (f"{h['worst_sim_retention'][0]} ({h['worst_sim_retention'][1]:.3f})"
+                 if h["worst_sim_retention"] else "-")
         wworst = (f"{h['worst_wer_increase_points'][0]} ({h['worst_wer_increase_points'][1]:+.1f})"
                   if h["worst_wer_increase_points"] else "-")
-        lines.append(f"{family:<14}{h['conditions']:>6}{_num(h['mean_sim_retention']):>10}  {worst[:51]:<52}"
+        lines.append(f"{family:<14}{h['conditions']:>6}{_num(h['mean_sim_retention']):>10}  {worst[:65]:<66}"
                      f"{_num(h['mean_wer_increase_points']):>9}  {wworst}")
     return "\n".join(lines)
 

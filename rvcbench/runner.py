@@ -145,8 +145,8 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
     analyses = run_analyses(tasks, items, records, run_dir, dataset, config.seed, device)  # e.g. detectability
     if analyses:
         summary["analyses"] = analyses
-    summary.update({"run": {k: run_config[k] for k in ("model", "adapter", "dataset", "profile", "seed", "limit", "pairs",
-                                                       "task", "tasks", "device", "scorers", "environment")}})
+    summary.update({"run": {k: run_config[k] for k in ("model", "adapter", "dataset", "profile", "seed", "limit",
+                                                       "pairs", "task", "tasks", "device", "scorers", "environment")}})
     run_dir.set_aside_stale({it.item_id for it in items})
     run_dir.write_table(records)
     run_dir.write_summary(summary)

@@ -170,7 +170,7 @@ def test_build_escapes_untrusted_strings(added: dict[str, Path], tmp_path: Path)
     forge_result(added["scored"], results / "evil")
     report = build_site(results, tmp_path / "site")
     pages = [p.read_text() for p in (tmp_path / "site").rglob("*.html")]
-    assert report.results == 2 and len(pages) == 5
+    assert report.results == 2 and len(pages) == 6
     assert all("<script>alert" not in p and "<img src=x" not in p for p in pages)
     assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in p for p in pages)
     assert all("http-equiv=\"Content-Security-Policy\"" in p for p in pages)
@@ -344,3 +344,34 @@ def test_detector_names_and_reasons_are_escaped(detect_added: Path, tmp_path: Pa
     assert "detector &lt;script&gt;alert(1)&lt;/script&gt; v1" in pages["robustness.html"]
     latex = (tmp_path / "site" / "data" / "leaderboard.tex").read_text()
     assert "detector <script>alert(1)</script> v1 (0.5 = undetectable" in latex  # LaTeX: no HTML to escape
+
+
+def test_published_numbers_are_shown_beside_runs_of_another_profile_never_ranked_in(added: dict[str, Path],
+                                                                                      tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(added["scored"], results / "ok")
+    build_site(results, tmp_path / "site")
+    overview = (tmp_path / "site" / "index.html").read_text()
+    ranking, _, after = overview.partition("</table>")
+    assert "Qwen3-TTS" not in ranking and "published" not in ranking.split("<tbody>")[1]
+    assert "Published: Leaderboard — LibriTTS" in after and "not ranked together" in after and "Qwen3-TTS" in after
+    paper = (tmp_path / "site" / "paper.html").read_text()
+    assert paper.count('<tr class="published">') == 3 * 18  # three tables of 18 models
+    assert "b47908df80201cb0d2224566b51698582c091f99" in paper and "0.614" in paper
+
+
+def test_published_rows_join_the_ranking_only_with_the_papers_profile_and_data() -> None:
+    from types import SimpleNamespace
+
+    from rvcbench.leaderboard.aggregate import Column
+    from rvcbench.leaderboard.published import comparable, published_sets, ranked_rows
+
+    published = next(p for p in published_sets() if p["name"] == "rvcbench-v2")
+    on = lambda data: SimpleNamespace(data={"dataset": {"name": data}})  # noqa: E731
+    assert comparable(published, "rvcbench-paper", [on("rvcbench:Libritts")])
+    assert not comparable(published, "offline", [on("rvcbench:Libritts")])
+    assert not comparable(published, "rvcbench-paper", [on("rvcbench:Libritts"), on("demo")])
+    rows = ranked_rows(published, [Column("sim", "SIM", True, ""), Column("wer_corpus", "WER", False, "")])
+    assert rows.count('<tr class="published">') == 18 and 'data-v="0.614"' in rows
+    assert "0.052" not in rows  # the paper's WER is per-utterance Whisper-medium WER, not this corpus WER
+

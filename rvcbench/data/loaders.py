@@ -92,7 +92,8 @@ def load_dataset(spec: str, *, cache_dir: Path | None = None, validate: bool = T
         source, name = f"hf:{HF_DATASET_ID}/{config.name} ({where})", spec
         manifest_name = config.manifests[hub_variant] if hub_variant else MANIFEST_NAME
     elif Path(spec).is_dir():
-        root, source, name, manifest_name = Path(spec).resolve(), "local folder", Path(spec).resolve().name, MANIFEST_NAME
+        root, source, manifest_name = Path(spec).resolve(), "local folder", MANIFEST_NAME
+        name = root.name
     else:
         known = ", ".join(d.name for d in known_datasets())
         raise UnknownNameError(f"unknown dataset {spec!r}: not a known name and not a folder; known: {known}")

@@ -109,8 +109,10 @@ def format_stats(stats: list[DatasetStats], union: dict | None, missing: list[st
         lines.append(f"{name:<34}not present here (rvcbench data fetch {name.split(':')[-1]})")
     if union and len(stats) > 1:
         u = union
-        lines += ["", f"union over {u['datasets']} datasets: {u['speakers_union']} speakers (sum {u['speakers_sum']}), "
-                      f"{u['pairs_sum']} pairs, {u['recordings_union']} distinct recordings (sum {u['recordings_sum']}), "
+        lines += ["", f"union over {u['datasets']} datasets: {u['speakers_union']} speakers "
+                      f"(sum {u['speakers_sum']}), "
+                      f"{u['pairs_sum']} pairs, {u['recordings_union']} distinct recordings "
+                      f"(sum {u['recordings_sum']}), "
                       f"{u['prompt_hours']:.3f} h of prompts, {u['target_hours']:.3f} h of targets, "
                       f"languages {', '.join(u['languages'])}"]
         lines.append(f"the paper reports {u['paper']['speakers']} speakers and {u['paper']['utterances']:,} utterances "

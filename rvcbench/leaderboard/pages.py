@@ -30,7 +30,11 @@ def profile_section(profile: str, first: bool, body: str) -> str:
             f"<h2>Scorer profile <code>{e(profile)}</code></h2>{body}</section>")
 
 
-def overview_page(entries: dict[str, list[Entry]], columns: dict[str, list[Column]]) -> str:
+def overview_page(entries: dict[str, list[Entry]], columns: dict[str, list[Column]],
+                  published: list[dict] | None = None) -> str:
+    """One ranking per profile; the papers' published rows ranked in where comparable, else shown beside."""
+    from rvcbench.leaderboard.published import beside_table, comparable, ranked_rows
+
     body = ["<h1>Voice-cloning robustness leaderboard</h1>",
             "<p>One row per model. Click (or focus and press Enter on) a column header to sort. Each mean shows "
             "its 95% confidence interval beside it; hover for n and failures. Robustness scores are the mean SIM "
@@ -59,13 +63,16 @@ def overview_page(entries: dict[str, list[Entry]], columns: dict[str, list[Colum
                          + "".join(estimate_cell(entry.cells.get(c.key)) for c in cols)
                          + f'<td class="num" data-v="{n}">{n}</td>'
                          f'<td class="num" data-v="{summary["failed"]}">{summary["failed"]}</td></tr>')
+        joined = [p for p in published or [] if comparable(p, profile, rows)]
+        lines += [ranked_rows(p, cols) for p in joined]
+        beside = "".join(beside_table(p, profile) for p in published or [] if p not in joined)
         table = (f'<table class="sortable overview"><caption>Models scored with profile {e(profile)}</caption>'
                  f"<thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>")
         scorers = ", ".join(f"{s['name']} {s['version']}" for s in rows[0].data["scorers"]) or "none (synthesis only)"
         body.append(profile_section(profile, i == 0, f"<p>Scorers: {e(scorers)}.</p>"
                                     + scroll_table(table, f"overview, profile {profile}")
                                     + '<p class="note">↑ higher is better, ↓ lower is better; ▲ ▼ the current '
-                                    "sort.</p>"))
+                                    "sort.</p>" + beside))
     return page("Overview", "".join(body), current="index.html")
 
 

@@ -14,7 +14,8 @@ from rvcbench.leaderboard.schema import is_http_url
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "base-uri 'none'; form-action 'none'")
-NAV = (("index.html", "Overview"), ("robustness.html", "Robustness"), ("method.html", "Method"))
+NAV = (("index.html", "Overview"), ("robustness.html", "Robustness"), ("paper.html", "Published"),
+       ("method.html", "Method"))
 
 
 def e(value: object) -> str:

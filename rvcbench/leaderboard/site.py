@@ -72,7 +72,11 @@ def write_site(root: Path, entries: dict[str, list[Entry]], columns: dict) -> in
 
     shutil.copytree(ASSETS, root / "assets")
     (root / ".nojekyll").write_text("")  # GitHub Pages: serve the folder as it is
-    pages = {"index.html": overview_page(entries, columns), "robustness.html": robustness_page(entries),
+    from rvcbench.leaderboard.published import paper_page, published_sets
+
+    published = published_sets()
+    pages = {"index.html": overview_page(entries, columns, published), "robustness.html": robustness_page(entries),
+             "paper.html": paper_page(published),
              "method.html": method_page(*method_inputs([x.result for xs in entries.values() for x in xs]))}
     for profile_entries in entries.values():
         for entry in profile_entries:
