@@ -24,6 +24,7 @@ from rvcbench.runner import RunConfig, load_run_dataset, run_benchmark
 from rvcbench.tasks import CLEAN, DEFAULT_TASK
 
 PROTOCOL_FILE = "protocol.json"
+HEADLINE_METRICS = ("sim", "wer_corpus")
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ def run_protocol(protocol: Protocol, base: RunConfig, out_dir: Path | None = Non
         outcome = run_benchmark(configs[group], out_dir / group.folder, progress=progress, dataset=datasets[group])
         synthesized += outcome.synthesized
         scored += outcome.scored
+        report.setdefault("clean", {})[group.folder] = {
+            "data": group.data, "pairs": group.pairs,
+            **{m: outcome.summary["metrics"][m] for m in HEADLINE_METRICS if m in outcome.summary["metrics"]}}
         for evaluation in group.evaluations:
             report["evaluations"][evaluation.name] = evaluation_result(evaluation, outcome.summary,
                                                                        outcome.run_dir)
@@ -205,6 +209,10 @@ def format_protocol(report: dict) -> str:
             row = published["model_row"]
             shown = ", ".join(f"{k} {v}" for k, v in row.items()) if row else "this model is not in the table"
             lines.append(f"published ({published['table']}, {label}): {shown}")
+    lines += ["", "clean, per dataset (what the headline's retentions and increases are relative to):"]
+    for clean in report.get("clean", {}).values():
+        cells = "  ".join(f"{m} {_cell(clean.get(m))}" for m in HEADLINE_METRICS)
+        lines.append(f"  {clean['data']} (pairs {clean['pairs']}): {cells}")
     lines += ["", "robustness headline per family (perturbed conditions vs clean, same pairs):"]
     head = (f"{'family':<14}{'conds':>6}{'SIM ret.':>10}  {'worst condition (SIM ret.)':<66}{'ΔWER pts':>9}  "
             "worst (ΔWER)")

@@ -86,31 +86,41 @@ def test_missing_manifest_and_unknown_name_are_clear_errors(tmp_path):
         load_dataset("no-such-dataset")
 
 
-def test_hub_config_is_downloaded_with_huggingface_hub_and_loaded(tmp_path, monkeypatch):
-    """The Hub loader on a local snapshot of the same layout (no network here)."""
-    snapshot = tmp_path / "snapshot"
-    make_local_dataset(snapshot / "VCTK")
+def test_hub_config_is_looked_up_in_the_cache_then_downloaded(tmp_path, monkeypatch):
+    """The Hub loader on a local snapshot of upstream's layout (no network here): cache first, then download."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    from upstream_layout import build_rvcbench_layout
+
+    snapshot = build_rvcbench_layout(tmp_path / "snapshot", ["VCTK"])
     calls = []
 
     def fake_snapshot_download(**kwargs):
         calls.append(kwargs)
+        if kwargs["local_files_only"]:
+            raise LocalEntryNotFoundError("not cached")
         return str(snapshot)
 
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.delenv("RVCBENCH_DATA_ROOT", raising=False)
     dataset = load_dataset("rvcbench:VCTK")
-    assert calls[0]["repo_id"] == "Nanboy/RVCBench" and calls[0]["repo_type"] == "dataset"
-    assert calls[0]["allow_patterns"] == ["VCTK/*"]
-    assert dataset.source == "hf:Nanboy/RVCBench/VCTK" and len(dataset.manifest) == 3
+    assert [c["local_files_only"] for c in calls] == [True, False]  # the cache is asked first, without network
+    assert calls[1]["repo_id"] == "Nanboy/RVCBench" and calls[1]["repo_type"] == "dataset"
+    assert calls[1]["allow_patterns"] == ["VCTK/*"]
+    assert dataset.source.startswith("hf:Nanboy/RVCBench/VCTK") and len(dataset.manifest) == 2
 
 
 def test_hub_download_failure_says_how_to_get_the_data(monkeypatch):
     import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     def offline(**kwargs):
+        if kwargs["local_files_only"]:
+            raise LocalEntryNotFoundError("not cached")
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    with pytest.raises(DatasetError, match="huggingface-cli download Nanboy/RVCBench"):
+    monkeypatch.delenv("RVCBENCH_DATA_ROOT", raising=False)
+    with pytest.raises(DatasetError, match="(?s)hf download Nanboy/RVCBench .*--data-root"):
         loaders.load_dataset("rvcbench:VCTK")

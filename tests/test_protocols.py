@@ -188,3 +188,15 @@ def test_killed_protocol_run_resumes_where_it_stopped(layout, tmp_path, fixture_
     assert f"synthesized {6 - done + 2}," in resumed.stdout  # only the missing VCTK items and robotcall's two
     report = json.loads((out / PROTOCOL_FILE).read_text())
     assert report["evaluations"]["b"]["conditions"]["add_noise noise=pink snr_db=5"]["ok"] == 2
+
+
+def test_the_docs_describe_every_evaluation_of_rvcbench_v2():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "protocols.md").read_text(encoding="utf-8")
+    for evaluation in load_protocol("rvcbench-v2").evaluations:
+        assert f"| {evaluation.name} |" in docs, evaluation.name
+
+
+def test_cli_lists_protocols_with_their_evaluations():
+    out = CliRunner().invoke(main, ["protocols"]).output
+    assert "rvcbench-v2" in out and "demo-quick" in out
+    assert "background-noise" in out and "rvcbench:Background_noise:noisy" in out
