@@ -31,7 +31,11 @@ def main() -> None:
 @click.option("--model", "-m", required=True, help="Adapter name (see `rvcbench models`).")
 @click.option("--data", "-d", default="demo", show_default=True,
               help="`demo`, `rvcbench:<Config>` (Hugging Face), or a local folder (see `rvcbench data`).")
-@click.option("--profile", default="offline", show_default=True, help="Scorer profile.")
+@click.option("--profile", default="offline", show_default=True,
+              help="Scorer profile (see `rvcbench profiles`), or a path to your own profile YAML file.")
+@click.option("--scorer-weights", multiple=True, metavar="NAME=PATH",
+              help="A scorer's checkpoint folder or file (e.g. whisper_medium=/models/faster-whisper-medium); "
+                   "repeat for several. Default: the local Hugging Face cache.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Run directory (default: runs/<model>__<data>__<profile>__seed<seed>).")
 @click.option("--seed", default=0, show_default=True, help="Run seed: per-item seeds and bootstrap derive from it.")
@@ -58,10 +62,10 @@ def main() -> None:
                    "machine with network; default: RVCBENCH_DATA_ROOT, else the Hugging Face cache.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
-def run(ctx: click.Context, model: str, data: str, profile: str, out: Path | None, seed: int, limit: int | None,
-        device: str, batch_size: int | None, task: str, noise_dir: str | None, weights: str | None, executor: str,
-        pairs: str | None, protocol: str | None, evaluation: str | None, data_root: Path | None,
-        quiet: bool) -> None:
+def run(ctx: click.Context, model: str, data: str, profile: str, scorer_weights: tuple[str, ...], out: Path | None,
+        seed: int, limit: int | None, device: str, batch_size: int | None, task: str, noise_dir: str | None,
+        weights: str | None, executor: str, pairs: str | None, protocol: str | None, evaluation: str | None,
+        data_root: Path | None, quiet: bool) -> None:
     """Clone every pair of a dataset with MODEL, score the clips, print and save the summary.
 
     With --protocol, run every evaluation of a published benchmark instead, each on its own dataset.
@@ -71,7 +75,10 @@ def run(ctx: click.Context, model: str, data: str, profile: str, out: Path | Non
     from rvcbench.runner import RunConfig, run_benchmark
     from rvcbench.summary import format_summary
 
+    from rvcbench.scoring.weights import parse_overrides, set_overrides
+
     parse_pairs(pairs)
+    set_overrides(parse_overrides(scorer_weights))
     config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
                        batch_size=batch_size, task=task, noise_dir=noise_dir, weights=weights,
                        executor=executor, pairs=pairs, data_root=str(data_root) if data_root else None)
@@ -119,6 +126,29 @@ def models() -> None:
             needs, description = f"cannot import: {exc}", ""
         click.echo(f"{name:<14} {description}")
         click.echo(f"{'':<14} needs: {needs}  [{registry.origin(name)}]")
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+def profiles(names: tuple[str, ...]) -> None:
+    """List the scorer profiles with every scorer, its model id, version and settings (or only NAMES)."""
+    from rvcbench.scoring.profiles import build_scorers, resolve_profile
+    from rvcbench.scoring.registry import PROFILES
+
+    for name in names or PROFILES:
+        profile = resolve_profile(name)
+        click.echo(f"{profile.name}: {profile.description}")
+        if profile.reference:
+            click.echo(f"  reproduces: {profile.reference}")
+        for scorer, spec in zip(build_scorers(profile), profile.scorers, strict=True):
+            meta = scorer.meta
+            settings = {**meta.settings, **spec.settings}
+            click.echo(f"  - {meta.name} {scorer.version}")
+            click.echo(f"      model: {meta.model}")
+            click.echo(f"      metrics: {', '.join(m.name for m in meta.metrics if not m.auxiliary)}")
+            if settings:
+                click.echo(f"      settings: {settings}")
+        click.echo("")
 
 
 @main.command()

@@ -6,6 +6,7 @@ run does nothing but rebuild and print its summary (no model is loaded).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,11 +20,11 @@ from rvcbench.data import Dataset, load_dataset
 from rvcbench.data.hub import data_root_from
 from rvcbench.data.subsets import select_pairs
 from rvcbench.environment import describe_environment, resolve_device
-from rvcbench.errors import UnknownNameError
 from rvcbench.perturb import DatasetVoices, PerturbedInputs
 from rvcbench.plan import plan_items
 from rvcbench.results import RunDirectory
 from rvcbench.scoring.engine import score_records
+from rvcbench.scoring.profiles import build_scorers, resolve_profile
 from rvcbench.scoring.registry import PROFILES, SCORERS
 from rvcbench.summary import known_metrics, summarize_records
 from rvcbench.synthesis import synthesize
@@ -76,11 +77,11 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
                   dataset: Dataset | None = None) -> RunOutcome:
     """Run (or resume) one benchmark; `dataset` may be passed when the caller loaded and validated it already."""
     started = time.perf_counter()
-    if config.profile not in PROFILES:
-        raise UnknownNameError(f"unknown scorer profile {config.profile!r}; known: {', '.join(PROFILES)}")
+    profile = resolve_profile(config.profile)
+    config = dataclasses.replace(config, profile=profile.name)  # a user profile file is known by its name
     registry = build_registry()
     adapter = open_adapter(config.model, registry, weights=config.weights, executor=config.executor)
-    scorers = [SCORERS.get(name)() for name in PROFILES[config.profile]]
+    scorers = build_scorers(profile)
     all_metas = [SCORERS.get(name).meta for name in sorted({n for p in PROFILES.values() for n in p})]
     tasks = load_tasks(config.task, set(known_metrics(all_metas)),
                        noise_dir=Path(config.noise_dir).resolve() if config.noise_dir else None)
@@ -97,7 +98,9 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
                     "pairs": len(dataset.manifest), "pair_subset": config.pairs or "all",
                     "fingerprint": dataset.fingerprint},
         "dataset_fingerprint": dataset.fingerprint,
-        "scorers": [_meta_dict(s.meta) for s in scorers],
+        "scorers": [{**_meta_dict(s.meta), "version": s.version, "profile_settings": spec.settings}
+                    for s, spec in zip(scorers, profile.scorers, strict=True)],
+        "profile_file": {"path": str(profile.path), "sha256": profile.sha256} if profile.path else None,
         "tasks": {t.name: {"family": t.family, "applies_to": t.applies_to, "metrics": list(t.metrics),
                            "conditions": {c.name: [st.as_dict() for st in c.steps] for c in t.conditions}}
                   for t in tasks},
@@ -161,7 +164,7 @@ def missing_scorers(record: dict, scorers: list) -> tuple[str, ...]:
     invocation, so a summary never mixes metric versions or reports a new metric as all failures.
     """
     done = (record.get("scorer_versions") or {}) if record.get("scored") else {}
-    return tuple(s.meta.name for s in scorers if done.get(s.meta.name) != s.meta.version)
+    return tuple(s.meta.name for s in scorers if done.get(s.meta.name) != s.version)
 
 
 def _meta_dict(meta) -> dict:

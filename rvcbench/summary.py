@@ -35,6 +35,8 @@ from rvcbench.tasks import CLEAN, DEFAULT_TASK, Task
 CORPUS_RATIOS = {
     "wer_corpus": ("wer_errors", "wer_ref_words", "corpus WER: Σ word errors / Σ reference words"),
     "cer_corpus": ("cer_errors", "cer_ref_chars", "corpus CER: Σ character errors / Σ reference characters"),
+    "wer_ref_corpus": ("wer_ref_errors", "wer_ref_words",
+                       "corpus WER under the reference protocol's own normalisation: Σ edits / Σ reference units"),
 }
 RTF_DESCRIPTION = "real-time factor: synthesis seconds / audio seconds (model loading excluded)"
 
@@ -43,8 +45,10 @@ def known_metrics(scorer_metas: list[ScorerMeta]) -> dict[str, tuple[bool, str]]
     """Every reportable metric → (higher is better, description)."""
     known = {m.name: (m.higher_is_better, m.description) for meta in scorer_metas for m in meta.metrics
              if not m.auxiliary}
-    for name, (_, _, description) in CORPUS_RATIOS.items():
-        known[name] = (False, description)
+    counted = {m.name for meta in scorer_metas for m in meta.metrics}
+    for name, (numerator, _, description) in CORPUS_RATIOS.items():
+        if numerator in counted or name != "wer_ref_corpus":  # a reference corpus WER only where a scorer counts it
+            known[name] = (False, description)
     known["rtf"] = (False, RTF_DESCRIPTION)
     return known
 

@@ -150,6 +150,7 @@ class WhisperWer(Scorer):
 
     languages: frozenset[str] = SUPPORTED_LANGUAGES
     model_label = "whisper tiny.en (English only)"
+    decoding: dict = DECODING  # a reference profile's Whisper decodes as its reference code does
 
     def __init__(self, batched: bool = False, batch_size: int = 8) -> None:
         self._model = None
@@ -184,7 +185,7 @@ class WhisperWer(Scorer):
         fits = all(w.size <= WINDOW_SECONDS * SAMPLE_RATE for w in wavs)
         if self._pipeline is not None and len(wavs) > 1 and fits:
             return self._transcribe_batched(wavs, language)
-        options = dict(DECODING)
+        options = dict(self.decoding)
         texts = []
         for wav in wavs:
             segments, _ = self._model.transcribe(np.asarray(wav, dtype=np.float32), language=language, **options)
@@ -199,7 +200,7 @@ class WhisperWer(Scorer):
             bounds.append({"start": (start + 0.5) / SAMPLE_RATE, "end": (start + wav.size + 0.5) / SAMPLE_RATE})
             start += wav.size
         audio = np.concatenate([np.asarray(w, dtype=np.float32) for w in wavs])
-        options = {k: v for k, v in DECODING.items() if k not in ("vad_filter", "condition_on_previous_text")}
+        options = {k: v for k, v in self.decoding.items() if k not in ("vad_filter", "condition_on_previous_text")}
         segments, _ = self._pipeline.transcribe(audio, language=language, clip_timestamps=bounds,
                                                 batch_size=self._batch_size, **options)
         texts = [""] * len(wavs)

@@ -61,6 +61,12 @@ class Scorer:
     """Base class for scorers. `load` once per run, then `score` on batches."""
 
     meta: ClassVar[ScorerMeta]
+    settings_tag: str = ""  # set by the profile when it changes a setting: part of the version rows record
+
+    @property
+    def version(self) -> str:
+        """What a row records as this scorer's version: code and model, plus the profile's settings if any."""
+        return self.meta.version + self.settings_tag
 
     def load(self, device: str) -> None:
         """Load models once per run."""

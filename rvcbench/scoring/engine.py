@@ -62,7 +62,7 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
                     record.update({**{m.name: math.nan for m in meta.metrics},
                                    f"{meta.name}_error": "not applicable: the task rewrote the target text, "
                                                          "so no real recording says it"})
-                    record.setdefault("scorer_versions", {})[meta.name] = meta.version
+                    record.setdefault("scorer_versions", {})[meta.name] = scorer.version
             else:
                 applicable = [True] * len(chunk)
             runnable = [(r, c, t, p) for r, c, t, p, ok in zip(chunk, clips, targets, prompts, applicable,
@@ -82,7 +82,7 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
                 continue
             for record, values in zip([r for r, *_ in runnable], _score_batch(scorer, inputs), strict=True):
                 record.update(values)
-                record.setdefault("scorer_versions", {})[meta.name] = meta.version
+                record.setdefault("scorer_versions", {})[meta.name] = scorer.version
         for record in chunk:
             record["scored"] = True
             run_dir.write_record(record)

