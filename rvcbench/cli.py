@@ -73,9 +73,8 @@ def run(ctx: click.Context, model: str, data: str, profile: str, scorer_weights:
     """
     from rvcbench.data.subsets import parse_pairs
     from rvcbench.runner import RunConfig, run_benchmark
-    from rvcbench.summary import format_summary
-
     from rvcbench.scoring.weights import parse_overrides, set_overrides
+    from rvcbench.summary import format_summary
 
     parse_pairs(pairs)
     set_overrides(parse_overrides(scorer_weights))
