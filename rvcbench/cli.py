@@ -151,6 +151,33 @@ def profiles(names: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option("--profile", default="offline", show_default=True, help="Scorer profile (name or YAML file).")
+@click.option("--data", "-d", default="demo", show_default=True, help="Dataset, as for `run`.")
+@click.option("--pairs", default=None, help="A pair subset, as for `run`.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--scorer-weights", multiple=True, metavar="NAME=PATH")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboard/calibration"),
+              show_default=True, help="Where the calibration file goes (the leaderboard reads it from there).")
+@click.option("--quiet", is_flag=True)
+def calibrate(profile: str, data: str, pairs: str | None, data_root: Path | None, seed: int, device: str,
+              scorer_weights: tuple[str, ...], out: Path, quiet: bool) -> None:
+    """Score real recordings with a profile: the same-speaker ceiling and the other-speaker floor of each metric."""
+    from rvcbench.calibration import calibrate as run_calibration
+    from rvcbench.calibration import format_calibration
+    from rvcbench.runner import RunConfig
+    from rvcbench.scoring.weights import parse_overrides, set_overrides
+
+    set_overrides(parse_overrides(scorer_weights))
+    config = RunConfig(model="oracle", data=data, profile=profile, seed=seed, device=device, pairs=pairs,
+                       data_root=str(data_root) if data_root else None)
+    path, report = run_calibration(config, out, progress=not quiet)
+    click.echo(format_calibration(report))
+    click.echo(f"written: {path}")
+
+
+@main.command()
 def protocols() -> None:
     """List the protocols (protocols/*.yaml): published benchmarks as evaluations over datasets and tasks."""
     from rvcbench.protocols import discover_protocols, load_protocol

@@ -184,3 +184,62 @@ def test_wrong_folder_for_weights_names_the_missing_files(no_weights, tmp_path):
     set_overrides({"whisper_medium": str(tmp_path / "half")})
     with pytest.raises(MissingDependencyError, match="lacks config.json, tokenizer.json, vocabulary.txt"):
         PaperWhisperWer().load("cpu")
+
+
+# --- calibration: real recordings against each other, shown beside the models ---
+
+def test_cross_speaker_partners_never_pair_a_speaker_with_itself():
+    from rvcbench.calibration import cross_speaker_partners
+
+    speakers = ["a", "a", "b", "c", "c"]
+    partners = cross_speaker_partners(speakers)
+    assert partners == [2, 2, 3, 0, 0]
+    assert all(speakers[j] != speakers[i] for i, j in enumerate(partners))
+    assert cross_speaker_partners(["a", "a"]) == [None, None]
+
+
+def test_calibrate_writes_ceiling_and_floor_that_the_leaderboard_shows(tmp_path, monkeypatch):
+    from rvcbench.calibration import calibrate
+    from rvcbench.runner import RunConfig
+
+    path_file = tmp_path / "sim.yaml"
+    path_file.write_text("name: sim-only\nscorers: [sim_resemblyzer, mcd]\n")
+    config = RunConfig(model="oracle", profile=str(path_file), pairs="speakers=3,per_speaker=1", device="cpu")
+    path, report = calibrate(config, tmp_path / "calibration", tmp_path / "runs", progress=False)
+    same, other = report["same_speaker"], report["other_speaker"]
+    assert same["sim"]["n"] == 3 and other["sim"]["n"] == 3
+    assert same["sim"]["mean"] > other["sim"]["mean"]  # two recordings of one voice are closer than two voices
+    assert same["sim"]["mean"] < 0.999  # read from target vs prompt, not the oracle's trivial 1.0
+    assert same["mcd"]["mean"] < 0.5 and "mcd" not in other  # the floor is for speaker similarity only
+    assert path.name == "demo__sim-only.json"
+
+    from rvcbench.leaderboard.aggregate import Column
+    from rvcbench.leaderboard.calibration import calibration_table, load_calibrations
+
+    entry = type("E", (), {"data": {"dataset": report["dataset"]}})()
+    html = calibration_table(load_calibrations(tmp_path / "calibration"), "sim-only", [entry],
+                             [Column("sim", "SIM", True, "")])
+    assert "same speaker (ceiling)" in html and "other speaker (floor)" in html and "never ranked" in html
+    assert calibration_table(load_calibrations(tmp_path / "calibration"), "offline", [entry], []) == ""
+
+
+def test_pymcd_scorer_matches_the_package_on_files(tmp_path):
+    """The array path gives pymcd's own file-based number (same recipe; only the resampler differs)."""
+    import soundfile as sf
+    from pymcd.mcd import Calculate_MCD
+
+    from rvcbench.scoring.mcd_pymcd import SAMPLE_RATE, PymcdDtw
+
+    dataset = load_dataset("demo")
+    row = dataset.manifest.iloc[0]
+    target = load_audio_at(dataset.audio_path(row.target_file_name), SAMPLE_RATE)
+    other = load_audio_at(dataset.audio_path(row.prompt_file_name), SAMPLE_RATE)
+    sf.write(tmp_path / "t.wav", target, SAMPLE_RATE)
+    sf.write(tmp_path / "o.wav", other, SAMPLE_RATE)
+    expected = Calculate_MCD(MCD_mode="dtw").calculate_mcd(str(tmp_path / "t.wav"), str(tmp_path / "o.wav"))
+    scorer = PymcdDtw()
+    rows = scorer.score([ScoreInput("a", other, target_audio=target), ScoreInput("b", target, target_audio=target),
+                         ScoreInput("c", np.zeros(100, np.float32), target_audio=target)])
+    assert rows[0]["mcd_pymcd"] == pytest.approx(expected, rel=1e-3)
+    assert rows[1]["mcd_pymcd"] == pytest.approx(0.0, abs=1e-6)
+    assert math.isnan(rows[2]["mcd_pymcd"]) and "too short" in rows[2]["mcd_pymcd_error"]

@@ -31,8 +31,10 @@ def profile_section(profile: str, first: bool, body: str) -> str:
 
 
 def overview_page(entries: dict[str, list[Entry]], columns: dict[str, list[Column]],
-                  published: list[dict] | None = None) -> str:
-    """One ranking per profile; the papers' published rows ranked in where comparable, else shown beside."""
+                  published: list[dict] | None = None, calibrations: list[dict] | None = None) -> str:
+    """One ranking per profile; the papers' published rows ranked in where comparable, else shown beside;
+    the profile's calibration on real recordings under it."""
+    from rvcbench.leaderboard.calibration import calibration_table
     from rvcbench.leaderboard.published import beside_table, comparable, ranked_rows
 
     body = ["<h1>Voice-cloning robustness leaderboard</h1>",
@@ -72,7 +74,8 @@ def overview_page(entries: dict[str, list[Entry]], columns: dict[str, list[Colum
         body.append(profile_section(profile, i == 0, f"<p>Scorers: {e(scorers)}.</p>"
                                     + scroll_table(table, f"overview, profile {profile}")
                                     + '<p class="note">↑ higher is better, ↓ lower is better; ▲ ▼ the current '
-                                    "sort.</p>" + beside))
+                                    "sort.</p>" + calibration_table(calibrations or [], profile, rows, cols)
+                                    + beside))
     return page("Overview", "".join(body), current="index.html")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rvcbench.leaderboard import schema
 from rvcbench.leaderboard.aggregate import Entry, build_entries, overview_columns
+from rvcbench.leaderboard.calibration import load_calibrations
 from rvcbench.leaderboard.exports import render_exports
 from rvcbench.leaderboard.pages import method_page, model_page, overview_page, robustness_page
 from rvcbench.leaderboard.validate import LoadedResult, load_result
@@ -57,7 +58,7 @@ def build_site(results_root: Path, out: Path = DEFAULT_SITE) -> BuildReport:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part"))
     try:
-        pages = write_site(staging, entries, columns)
+        pages = write_site(staging, entries, columns, load_calibrations(Path(results_root).parent / "calibration"))
         replace_folder(staging, out)
     finally:
         if staging.exists():
@@ -67,7 +68,8 @@ def build_site(results_root: Path, out: Path = DEFAULT_SITE) -> BuildReport:
     return BuildReport(out, len(results), pages, first, total, time.perf_counter() - started)
 
 
-def write_site(root: Path, entries: dict[str, list[Entry]], columns: dict) -> int:
+def write_site(root: Path, entries: dict[str, list[Entry]], columns: dict,
+               calibrations: list[dict] | None = None) -> int:
     from rvcbench.leaderboard.method import method_inputs
 
     shutil.copytree(ASSETS, root / "assets")
@@ -75,7 +77,8 @@ def write_site(root: Path, entries: dict[str, list[Entry]], columns: dict) -> in
     from rvcbench.leaderboard.published import paper_page, published_sets
 
     published = published_sets()
-    pages = {"index.html": overview_page(entries, columns, published), "robustness.html": robustness_page(entries),
+    pages = {"index.html": overview_page(entries, columns, published, calibrations),
+             "robustness.html": robustness_page(entries),
              "paper.html": paper_page(published),
              "method.html": method_page(*method_inputs([x.result for xs in entries.values() for x in xs]))}
     for profile_entries in entries.values():

@@ -20,6 +20,7 @@ SCORERS.register("perceptual_budget", "rvcbench.scoring.perceptual_budget:Percep
 SCORERS.register("input_sim_resemblyzer", "rvcbench.scoring.input_similarity:InputSimilarity")
 SCORERS.register("wer_whisper_medium", "rvcbench.scoring.reference_asr:PaperWhisperWer")
 SCORERS.register("wer_seedtts", "rvcbench.scoring.reference_asr:SeedTtsWer")
+SCORERS.register("mcd_pymcd", "rvcbench.scoring.mcd_pymcd:PymcdDtw")
 SCORERS.load_entry_points()
 
 # Profile name → its scorers, from the YAML files in rvcbench/scoring/profiles/ (rvcbench.scoring.profiles).
