@@ -59,7 +59,7 @@ def edit_result(source: Path, destination: Path, change) -> Path:
 def test_add_records_provenance_table_hash_and_audio_examples(added: dict[str, Path]) -> None:
     folder = added["scored"]
     data = json.loads((folder / "result.json").read_text())
-    assert folder.name == f"oracle__demo__{PROFILE}"
+    assert folder.name.startswith(f"oracle__demo__{PROFILE}__3pairs-")  # the pair set is part of the key
     assert data["schema_version"] == schema.SCHEMA_VERSION
     assert data["table"]["sha256"] == file_sha256(folder / "utterances.parquet")
     assert data["table"]["rows"] == len(pd.read_parquet(folder / "utterances.parquet")) == data["summary"]["items"]
@@ -160,8 +160,21 @@ def test_robustness_score_is_the_mean_sim_retention_of_the_family(added: dict[st
 def test_results_of_different_profiles_are_never_ranked_together(added: dict[str, Path], tmp_path: Path) -> None:
     forged = forge_result(added["scored"], tmp_path / "forged")
     entries = build_entries([load_result(p) for p in (added["scored"], added["unscored"], forged)])
-    assert {k: sorted(e.name for e in v) for k, v in entries.items()} == {
-        PROFILE: sorted(["oracle", EVIL_NAME]), "none": ["oracle"]}
+    groups = {k.split(" · ")[0]: sorted(e.name for e in v) for k, v in entries.items()}
+    assert groups == {PROFILE: sorted(["oracle", EVIL_NAME]), "none": ["oracle"]}
+
+
+def test_results_on_different_pair_sets_are_never_ranked_together(added: dict[str, Path], tmp_path: Path) -> None:
+    """The bug a new user found: 3 pairs of one speaker ranked beside 50 pairs under one label "demo"."""
+    from rvcbench.leaderboard.validate import LoadedResult
+
+    full = load_result(added["scored"])
+    keep = sorted(set(full.table["pair_id"]))[:2]
+    fewer = LoadedResult(tmp_path / "fewer", full.data, full.table[full.table["pair_id"].isin(keep)])
+    entries = build_entries([full, fewer])
+    assert len(entries) == 2  # same model, profile and dataset name, different pairs: two rankings
+    assert all(label.startswith(f"{PROFILE} · demo · ") for label in entries)
+    assert sum("· 2 pairs (" in label for label in entries) == 1
 
 
 def test_build_escapes_untrusted_strings(added: dict[str, Path], tmp_path: Path) -> None:
@@ -207,7 +220,8 @@ def test_exports_carry_the_site_numbers(added: dict[str, Path], tmp_path: Path) 
     columns = {p: overview_columns([x.result for x in xs]) for p, xs in entries.items()}
     files = render_exports(entries, columns)
     rows = pd.read_csv(__import__("io").StringIO(files["leaderboard.csv"]))
-    oracle = next(e for e in entries[PROFILE] if e.name == "oracle")
+    (ranking,) = entries  # one profile, one pair set
+    oracle = next(e for e in entries[ranking] if e.name == "oracle")
     assert len(rows) == 2
     assert rows.loc[rows.model == "oracle", "sim.mean"].item() == pytest.approx(oracle.cells["sim"].mean)
     assert rows.loc[rows.model == "oracle", "robust:output.ci_high"].item() == pytest.approx(
@@ -235,7 +249,7 @@ def test_cli_add_validate_build_export(runs: dict[str, Path], tmp_path: Path) ->
                                 "--results", str(results)])
         assert out.exit_code == 0, out.output
         assert out.output.count("added ") == 2
-        folder = results / f"oracle__demo__{PROFILE}"
+        (folder,) = results.glob(f"oracle__demo__{PROFILE}__*pairs-*")
         assert cli.invoke(main, ["leaderboard", "validate", str(folder / "result.json")]).exit_code == 0
         bad = edit_result(folder, tmp_path / "bad", lambda d: d.update(profile="studio"))
         refused = cli.invoke(main, ["leaderboard", "validate", str(bad)])
@@ -375,3 +389,37 @@ def test_published_rows_join_the_ranking_only_with_the_papers_profile_and_data()
     assert rows.count('<tr class="published">') == 18 and 'data-v="0.614"' in rows
     assert "0.052" not in rows  # the paper's WER is per-utterance Whisper-medium WER, not this corpus WER
 
+
+
+def test_curve_colours_follow_the_legend_when_a_model_lacks_the_task(added: dict[str, Path], tmp_path: Path) -> None:
+    """The bug a new user found: points coloured by position among the models that have the task."""
+    import copy
+    import re
+
+    from rvcbench.leaderboard.aggregate import Entry, task_grids
+    from rvcbench.leaderboard.pages import curves
+    from rvcbench.leaderboard.plots import color
+    from rvcbench.leaderboard.validate import LoadedResult
+
+    full = load_result(added["scored"])
+    bare = copy.deepcopy(full.data)
+    bare["model"]["name"] = "a-first-model-without-tasks"
+    bare["summary"]["tasks"] = {}
+    entries = [Entry("first", LoadedResult(tmp_path / "a", bare, full.table)), Entry("oracle", full)]
+    grid = next(g for g in task_grids(entries) if g.name == "post-processing")
+    html = curves(grid, entries)
+    assert "a-first-model-without-tasks" not in html  # not drawn, so not in the legend either
+    legend = re.search(r'<ul class="legend">(.*)</ul>', html).group(1)
+    assert f'fill="{color(1)}"' in legend and f'fill="{color(0)}"' not in legend
+    points = set(re.findall(r'<circle [^>]*fill="([^"]+)"', html))
+    assert points == {color(1)}  # the oracle keeps its own colour, the legend's
+
+
+def test_a_plot_with_nothing_to_show_is_left_out(added: dict[str, Path]) -> None:
+    from rvcbench.leaderboard.aggregate import Entry, TaskGrid
+    from rvcbench.leaderboard.pages import curves
+
+    entry = Entry("oracle", load_result(added["scored"]))
+    empty = TaskGrid("cross-lingual", "generation", ["sim"], ["clean", "x"], {}, {"sim": {"oracle": {
+        "clean": None, "x": None}}})
+    assert curves(empty, [entry]) == ""

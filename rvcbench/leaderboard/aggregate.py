@@ -161,9 +161,26 @@ def overview_columns(results: list[LoadedResult]) -> list[Column]:
     return columns
 
 
-def ranking_group(result: LoadedResult) -> tuple[str, tuple[str, ...]]:
-    """Results are ranked together only with the same profile and the same scorers."""
-    return result.data["profile"], tuple(sorted(str(s.get("name")) for s in result.data["scorers"]))
+def pair_set(result: LoadedResult) -> tuple[str, int, str]:
+    """What was evaluated: (dataset name, number of pairs, hash of the dataset fingerprint and the pair ids).
+
+    Two results on the same dataset but different pairs (a `--limit`, a shard, a `--pairs` subset) differ here,
+    so they are never ranked together."""
+    return pair_identity(result.data["dataset"], result.table)
+
+
+def pair_identity(dataset: dict, table) -> tuple[str, int, str]:
+    import hashlib
+
+    pairs = sorted(set(map(str, table["pair_id"]))) if "pair_id" in table.columns else []
+    blob = "\n".join([str(dataset.get("fingerprint", "")), *pairs]).encode()
+    return str(dataset.get("name", "")), len(pairs), hashlib.sha256(blob).hexdigest()[:8]
+
+
+def ranking_group(result: LoadedResult) -> tuple:
+    """Results are ranked together only with the same profile, the same scorers and the same pair set."""
+    return (result.data["profile"], tuple(sorted(str(s.get("name")) for s in result.data["scorers"])),
+            pair_set(result))
 
 
 def build_entries(results: list[LoadedResult]) -> dict[str, list[Entry]]:
@@ -185,9 +202,17 @@ def build_entries(results: list[LoadedResult]) -> dict[str, list[Entry]]:
         for family in families_of(result):
             entry.cells[f"robust:{family}"] = robustness_score(result, family, seed)
         groups[ranking_group(result)].append(entry)
-    profiles = [p for p, _ in groups]
-    named = {(f"{p} ({'+'.join(s)})" if profiles.count(p) > 1 else p): v for (p, s), v in groups.items()}
-    return dict(sorted(named.items(), key=lambda kv: (kv[0].startswith("none"), kv[0])))
+    return dict(sorted(((group_label(key, list(groups)), v) for key, v in groups.items()),
+                       key=lambda kv: (kv[0].startswith("none"), kv[0])))
+
+
+def group_label(key: tuple, keys: list[tuple]) -> str:
+    """`profile · dataset · N pairs (hash)`, plus the scorers when one profile appears with several scorer sets."""
+    profile, scorers, (dataset, n_pairs, digest) = key
+    label = f"{profile} · {dataset} · {n_pairs} pairs ({digest})"
+    if len({k[1] for k in keys if k[0] == profile}) > 1:
+        label += f" · {'+'.join(scorers)}"
+    return label
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ def overview_rows(entries: dict[str, list[Entry]], columns: dict[str, list[Colum
     rows = []
     for profile, items in entries.items():
         for entry in items:
-            row = {"profile": profile, "model": entry.name, "dataset": entry.data["dataset"]["name"],
-                   "table_sha256": entry.data["table"]["sha256"]}
+            row = {"ranking": profile, "profile": entry.data["profile"], "model": entry.name,
+                   "dataset": entry.data["dataset"]["name"], "table_sha256": entry.data["table"]["sha256"]}
             for column in columns[profile]:
                 est = entry.cells.get(column.key)
                 for name in ESTIMATE_FIELDS:
@@ -46,7 +46,8 @@ def condition_rows(entries: dict[str, list[Entry]]) -> list[dict]:
                     values.update({k: v for k, v in headline.items() if isinstance(v, dict)})
                     for metric, value in values.items():
                         est = Estimate.of(value)
-                        rows.append({"profile": profile, "model": entry.name, "task": task_name,
+                        rows.append({"ranking": profile, "profile": entry.data["profile"], "model": entry.name,
+                                     "task": task_name,
                                      "family": task.get("family", ""), "condition": cname, "metric": metric,
                                      "available": bool(condition.get("available", True)),
                                      **{f: getattr(est, f) if est else None for f in ESTIMATE_FIELDS}})
@@ -113,7 +114,7 @@ def to_latex(entries: dict[str, list[Entry]], columns: dict[str, list[Column]]) 
         cols = columns[profile]
         head = " & ".join(["Model"] + [latex_escape(c.label) + (r" $\uparrow$" if c.higher_is_better
                                                                 else r" $\downarrow$") for c in cols])
-        lines = [f"% rvcbench leaderboard, scorer profile {latex_escape(profile)}: mean [95% CI]",
+        lines = [f"% rvcbench leaderboard, ranking {latex_escape(profile)}: mean [95% CI]",
                  r"\begin{tabular}{l" + "c" * len(cols) + "}", r"\toprule", head + r" \\", r"\midrule"]
         for entry in items:
             cells = [latex_escape(entry.name)]

@@ -7,7 +7,7 @@ import math
 
 from rvcbench.leaderboard.aggregate import Column, Entry, Estimate, TaskGrid, task_grids
 from rvcbench.leaderboard.analyses import DetectGrid, detect_conditions, detect_grids, detectability_of
-from rvcbench.leaderboard.plots import legend, line_plot
+from rvcbench.leaderboard.plots import has_points, legend, line_plot
 from rvcbench.leaderboard.render import e, estimate_cell, fmt, link, page, scroll_table, sort_header, tip
 from rvcbench.tasks import CLEAN
 
@@ -20,14 +20,15 @@ EER_CAPTION = ("EER 0.5 (blue) = the detector does no better than chance: the cl
 
 def profile_selector(profiles: list[str]) -> str:
     options = "".join(f'<option value="{e(p)}">{e(p)}</option>' for p in profiles)
-    return (f'<p class="selector"><label for="profile">Scorer profile</label> <select id="profile">{options}'
-            "</select> <span class=\"note\">Results of different profiles are never ranked together.</span></p>")
+    return (f'<p class="selector"><label for="profile">Ranking (scorer profile · data · pair set)</label> '
+            f'<select id="profile">{options}</select> <span class="note">Results of different profiles or pair sets '
+            "are never ranked together.</span></p>")
 
 
 def profile_section(profile: str, first: bool, body: str) -> str:
     hidden = "" if first else " hidden"
     return (f'<section class="profile" data-profile="{e(profile)}"{hidden}>'
-            f"<h2>Scorer profile <code>{e(profile)}</code></h2>{body}</section>")
+            f"<h2>Ranking <code>{e(profile)}</code></h2>{body}</section>")
 
 
 def overview_page(entries: dict[str, list[Entry]], columns: dict[str, list[Column]],
@@ -65,16 +66,18 @@ def overview_page(entries: dict[str, list[Entry]], columns: dict[str, list[Colum
                          + "".join(estimate_cell(entry.cells.get(c.key)) for c in cols)
                          + f'<td class="num" data-v="{n}">{n}</td>'
                          f'<td class="num" data-v="{summary["failed"]}">{summary["failed"]}</td></tr>')
-        joined = [p for p in published or [] if comparable(p, profile, rows)]
+        scorer_profile = rows[0].data["profile"]
+        joined = [p for p in published or [] if comparable(p, scorer_profile, rows)]
         lines += [ranked_rows(p, cols) for p in joined]
-        beside = "".join(beside_table(p, profile) for p in published or [] if p not in joined)
-        table = (f'<table class="sortable overview"><caption>Models scored with profile {e(profile)}</caption>'
+        beside = "".join(beside_table(p, scorer_profile) for p in published or [] if p not in joined)
+        table = (f'<table class="sortable overview"><caption>Models scored with profile {e(scorer_profile)} on the '
+                 f"same pairs ({e(profile)})</caption>"
                  f"<thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>")
         scorers = ", ".join(f"{s['name']} {s['version']}" for s in rows[0].data["scorers"]) or "none (synthesis only)"
         body.append(profile_section(profile, i == 0, f"<p>Scorers: {e(scorers)}.</p>"
                                     + scroll_table(table, f"overview, profile {profile}")
                                     + '<p class="note">↑ higher is better, ↓ lower is better; ▲ ▼ the current '
-                                    "sort.</p>" + calibration_table(calibrations or [], profile, rows, cols)
+                                    "sort.</p>" + calibration_table(calibrations or [], scorer_profile, rows, cols)
                                     + beside))
     return page("Overview", "".join(body), current="index.html")
 
@@ -123,15 +126,19 @@ def detect_heatmap(grid: DetectGrid, entries: list[Entry]) -> str:
 
 
 def curves(grid: TaskGrid, entries: list[Entry], only: str | None = None) -> str:
+    """One plot per metric that has at least one number; each model keeps its colour (its position among all the
+    profile's models, as in the legend), and a plot with nothing to show is left out."""
+    colours = {x.slug: i for i, x in enumerate(entries)}
     shown = [x for x in entries if only is None or x.slug == only]
-    plots = []
+    plots, drawn = [], set()
     for metric in grid.metrics:
         per_model = grid.values.get(metric, {})
-        series = [(x.name, [per_model.get(x.slug, {}).get(c) for c in grid.conditions])
+        series = [(x.name, [per_model.get(x.slug, {}).get(c) for c in grid.conditions], colours[x.slug])
                   for x in shown if x.slug in per_model]
-        if series:
+        if has_points(series):
             plots.append(f'<figure>{line_plot(f"{metric} · {grid.name}", grid.conditions, series)}</figure>')
-    names = legend([x.name for x in shown]) if only is None else ""
+            drawn |= {name for name, points, _ in series if any(p is not None and p.finite for p in points)}
+    names = legend([(x.name, colours[x.slug]) for x in shown if x.name in drawn]) if only is None else ""
     return f'<div class="plots">{"".join(plots)}</div>{names}' if plots else ""
 
 

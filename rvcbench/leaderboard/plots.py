@@ -31,17 +31,25 @@ def _short(label: str) -> str:
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
-def _y_range(series: list[tuple[str, list[Estimate | None]]]) -> tuple[float, float]:
-    values = [v for _, points in series for p in points if p is not None and p.finite
+Series = tuple[str, list["Estimate | None"], int]  # (model name, one estimate per condition, its colour index)
+
+
+def has_points(series: list[Series]) -> bool:
+    return any(p is not None and p.finite for _, points, _ in series for p in points)
+
+
+def _y_range(series: list[Series]) -> tuple[float, float]:
+    values = [v for _, points, _ in series for p in points if p is not None and p.finite
               for v in (p.mean, p.ci_low, p.ci_high) if math.isfinite(v)]
     low, high = min(values), max(values)
     pad = (high - low) * 0.08 or max(abs(high) * 0.05, 0.05)
     return low - pad, high + pad
 
 
-def line_plot(title: str, conditions: list[str], series: list[tuple[str, list[Estimate | None]]]) -> str:
-    """One metric across conditions: one line per series (model), error bars for the 95% CI."""
-    if not any(p is not None and p.finite for _, points in series for p in points):
+def line_plot(title: str, conditions: list[str], series: list[Series]) -> str:
+    """One metric across conditions: one line per series (model) in the model's own colour (the legend's, whatever
+    other models the plot lacks), error bars for the 95% CI."""
+    if not has_points(series):
         return f'<p class="empty">{escape(title)}: not scored in these results.</p>'
     y_low, y_high = _y_range(series)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -65,8 +73,8 @@ def line_plot(title: str, conditions: list[str], series: list[tuple[str, list[Es
     for i, label in enumerate(conditions):
         parts.append(f'<text transform="translate({x(i):.1f},{TOP + plot_h + 10}) rotate(-55)" class="xtick">'
                      f'<title>{escape(label)}</title>{escape(_short(label))}</text>')
-    for index, (name, points) in enumerate(series):
-        stroke = color(index)
+    for name, points, colour_index in series:
+        stroke = color(colour_index)
         segment: list[str] = []
         segments = []
         for i, p in enumerate(points):
@@ -92,7 +100,8 @@ def line_plot(title: str, conditions: list[str], series: list[tuple[str, list[Es
     return "".join(parts)
 
 
-def legend(names: list[str]) -> str:
+def legend(names: list[tuple[str, int]]) -> str:
+    """(model name, colour index) pairs: the same indices the plots used."""
     items = "".join(f'<li><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" '
-                    f'fill="{color(i)}"/></svg> {escape(n)}</li>' for i, n in enumerate(names))
+                    f'fill="{color(i)}"/></svg> {escape(n)}</li>' for n, i in names)
     return f'<ul class="legend">{items}</ul>'

@@ -1,7 +1,7 @@
 """`leaderboard add`: turn a finished run directory into a validated result folder under `leaderboard/results/`.
 
-One folder per model × dataset × scorer profile (`<model>__<dataset>__<profile>`); adding a newer run of the
-same three replaces it. The folder is written beside its destination, validated like any file someone sent,
+One folder per model × dataset × scorer profile × pair set (`<model>__<dataset>__<profile>__<n>pairs-<hash>`);
+adding a newer run of the same four replaces it. The folder is written beside its destination, validated like any file someone sent,
 and only then moved into place, so a refused or interrupted `add` leaves the results as they were.
 """
 
@@ -35,8 +35,17 @@ class Added:
     replaced: bool
 
 
-def result_key(model: str, dataset: str, profile: str) -> str:
-    return "__".join(schema.slug(x) for x in (model, dataset, profile))
+def result_key(model: str, dataset: str, profile: str, pair_set: tuple[str, int, str] | None = None) -> str:
+    """`model__dataset__profile__<n>pairs-<hash>`: the pair set is part of what a result is (a `--limit 3` run and
+    the full run of the same model are two results, never one replacing the other)."""
+    parts = [model, dataset, profile] + ([f"{pair_set[1]}pairs-{pair_set[2]}"] if pair_set else [])
+    return "__".join(schema.slug(x) for x in parts)
+
+
+def run_pair_set(config: dict, table: pd.DataFrame) -> tuple[str, int, str]:
+    from rvcbench.leaderboard.aggregate import pair_identity
+
+    return pair_identity(config["dataset"], table)
 
 
 def read_finished_run(run_dir: Path) -> tuple[dict, dict, pd.DataFrame]:
@@ -59,7 +68,7 @@ def read_finished_run(run_dir: Path) -> tuple[dict, dict, pd.DataFrame]:
 
 def add_run(run_dir: Path, results_root: Path = DEFAULT_RESULTS, examples_per_task: int = EXAMPLES_PER_TASK) -> Added:
     config, summary, table = read_finished_run(run_dir)
-    key = result_key(config["model"], config["dataset"]["name"], config["profile"])
+    key = result_key(config["model"], config["dataset"]["name"], config["profile"], run_pair_set(config, table))
     results_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=results_root, prefix=f".{key}.", suffix=".part"))
     try:
@@ -127,8 +136,8 @@ def add_runs(run_dirs: list[Path], results_root: Path = DEFAULT_RESULTS,
     """Add several runs; refuse two runs that would write the same result file before writing any."""
     keys: dict[str, Path] = {}
     for run_dir in run_dirs:
-        config, _, _ = read_finished_run(run_dir)
-        key = result_key(config["model"], config["dataset"]["name"], config["profile"])
+        config, _, table = read_finished_run(run_dir)
+        key = result_key(config["model"], config["dataset"]["name"], config["profile"], run_pair_set(config, table))
         if key in keys:
             raise RvcbenchError(f"{keys[key]} and {run_dir} are both {key} (model × dataset × profile): a result "
                                 "file holds one run; run every task in one run (`--task all`) or add them apart")
