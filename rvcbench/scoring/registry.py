@@ -21,6 +21,10 @@ SCORERS.register("input_sim_resemblyzer", "rvcbench.scoring.input_similarity:Inp
 SCORERS.register("wer_whisper_medium", "rvcbench.scoring.reference_asr:PaperWhisperWer")
 SCORERS.register("wer_seedtts", "rvcbench.scoring.reference_asr:SeedTtsWer")
 SCORERS.register("mcd_pymcd", "rvcbench.scoring.mcd_pymcd:PymcdDtw")
+SCORERS.register("sim_ecapa", "rvcbench.scoring.ecapa:EcapaSimilarity")
+SCORERS.register("emotion_match", "rvcbench.scoring.emotion:EmotionMatch")
+SCORERS.register("sim_wavlm", "rvcbench.scoring.wavlm_sim:WavlmSimilarity")
+SCORERS.register("utmos", "rvcbench.scoring.utmos:Utmos22Strong")
 SCORERS.load_entry_points()
 
 # Profile name → its scorers, from the YAML files in rvcbench/scoring/profiles/ (rvcbench.scoring.profiles).

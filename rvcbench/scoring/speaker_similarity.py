@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from rvcbench.errors import MissingDependencyError
 from rvcbench.lru import LruCache
 from rvcbench.scoring.contract import NEEDS_PROMPT_AUDIO, NEEDS_TARGET_AUDIO, Metric, ScoreInput, Scorer, ScorerMeta
 from rvcbench.scoring.inputs import unusable_reason
+from rvcbench.scoring.reference_embeddings import Embedding, cosine
 
 CODE_VERSION = "2"  # 2: per-window SIM of long clips
 WINDOW_SECONDS = 10.0
@@ -55,16 +55,6 @@ def clip_windows(wav: np.ndarray, seconds: float = WINDOW_SECONDS, sample_rate: 
     size = int(seconds * sample_rate)
     count = wav.size // size
     return [wav[i * size:(i + 1) * size] for i in range(count)] if count >= 2 else []
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-@dataclass
-class _Embedding:
-    vector: np.ndarray | None
-    error: str | None = None
 
 
 class ResemblyzerSimilarity(Scorer):
@@ -91,7 +81,7 @@ class ResemblyzerSimilarity(Scorer):
 
     def __init__(self) -> None:
         self._encoder = None
-        self._reference_cache: LruCache[str, _Embedding] = LruCache(REFERENCE_CACHE_ITEMS)
+        self._reference_cache: LruCache[str, Embedding] = LruCache(REFERENCE_CACHE_ITEMS)
 
     def load(self, device: str) -> None:
         try:
@@ -118,7 +108,7 @@ class ResemblyzerSimilarity(Scorer):
                 for item, ws in zip(batch, windows, strict=True)]
 
     def _score_windows(self, item: ScoreInput, windows: list[np.ndarray],
-                       embeddings: dict[str, _Embedding]) -> dict[str, float | str | list]:
+                       embeddings: dict[str, Embedding]) -> dict[str, float | str | list]:
         nan = {"sim_first_window": math.nan, "sim_last_window": math.nan, "sim_drift": math.nan}
         if len(windows) < 2 or item.target_audio is None:
             return nan
@@ -130,7 +120,7 @@ class ResemblyzerSimilarity(Scorer):
         return {"sim_first_window": sims[0], "sim_last_window": sims[-1], "sim_drift": sims[-1] - sims[0],
                 "sim_per_window": sims}
 
-    def _score_one(self, item: ScoreInput, embeddings: dict[str, _Embedding]) -> dict[str, float | str]:
+    def _score_one(self, item: ScoreInput, embeddings: dict[str, Embedding]) -> dict[str, float | str]:
         clip = embeddings[audio_key(item.audio)]
         out: dict[str, float | str] = {"sim": math.nan, "sim_prompt": math.nan}
         errors = []
@@ -138,7 +128,7 @@ class ResemblyzerSimilarity(Scorer):
             errors.append(f"clip: {clip.error}")
         for metric, ref_wav, label in (("sim", item.target_audio, "target"), ("sim_prompt", item.prompt_audio,
                                                                             "prompt")):
-            ref = embeddings[audio_key(ref_wav)] if ref_wav is not None else _Embedding(None, "not provided")
+            ref = embeddings[audio_key(ref_wav)] if ref_wav is not None else Embedding(None, "not provided")
             if ref.error:
                 errors.append(f"{label}: {ref.error}")
             if clip.vector is not None and ref.vector is not None:
@@ -147,9 +137,9 @@ class ResemblyzerSimilarity(Scorer):
             out[f"{self.meta.name}_error"] = "; ".join(errors)
         return out
 
-    def _embed_all(self, clips: list[np.ndarray], references: list[np.ndarray]) -> dict[str, _Embedding]:
+    def _embed_all(self, clips: list[np.ndarray], references: list[np.ndarray]) -> dict[str, Embedding]:
         """Embeddings of every distinct waveform; references come from / go to the cache."""
-        result: dict[str, _Embedding] = {}
+        result: dict[str, Embedding] = {}
         pending: dict[str, np.ndarray] = {}
         for wav, is_reference in [(w, False) for w in clips] + [(w, True) for w in references]:
             key = audio_key(wav)
@@ -166,13 +156,13 @@ class ResemblyzerSimilarity(Scorer):
             self._reference_cache.put(key, result[key])
         return result
 
-    def _embed_batch(self, wavs: dict[str, np.ndarray]) -> dict[str, _Embedding]:
+    def _embed_batch(self, wavs: dict[str, np.ndarray]) -> dict[str, Embedding]:
         """`embed_utterance` for many waveforms, with all partial windows in one forward pass."""
         import torch
         from resemblyzer import audio as rz_audio
         from resemblyzer import preprocess_wav
 
-        out: dict[str, _Embedding] = {}
+        out: dict[str, Embedding] = {}
         mels: list[np.ndarray] = []
         owners: list[str] = []
         for key, wav in wavs.items():
@@ -181,7 +171,7 @@ class ResemblyzerSimilarity(Scorer):
                 wav = preprocess_wav(np.asarray(wav, dtype=np.float32))
                 reason = "no speech found by the VAD" if wav.size < MIN_SAMPLES else None
             if reason is not None:
-                out[key] = _Embedding(None, reason)
+                out[key] = Embedding(None, reason)
                 continue
             wav_slices, mel_slices = self._encoder.compute_partial_slices(wav.size, PARTIAL_RATE, MIN_COVERAGE)
             if wav_slices[-1].stop >= wav.size:
@@ -196,5 +186,5 @@ class ResemblyzerSimilarity(Scorer):
             owner_array = np.array(owners)
             for key in dict.fromkeys(owners):
                 raw = partials[owner_array == key].mean(axis=0)
-                out[key] = _Embedding(raw / np.linalg.norm(raw, 2))
+                out[key] = Embedding(raw / np.linalg.norm(raw, 2))
         return out
