@@ -18,6 +18,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from rvcbench.audio import load_audio
 from rvcbench.leaderboard.schema import slug
@@ -30,7 +31,8 @@ from rvcbench.scoring.profiles import build_scorers, resolve_profile
 
 DEFAULT_OUT = Path("leaderboard/calibration")
 CALIBRATION_KIND = "rvcbench-calibration"
-SIMILARITY_PAIRS = {"sim": "sim_prompt"}  # clone-vs-target SIM: its same-speaker ceiling is target vs prompt
+# clone-vs-target SIM metrics: their same-speaker ceiling is the oracle's target-vs-prompt metric
+SIMILARITY_PAIRS = {"sim": "sim_prompt", "sim_ecapa": "sim_ecapa_prompt", "sim_wavlm_target": "sim_wavlm"}
 
 
 def cross_speaker_partners(speakers: list[str]) -> list[int | None]:
@@ -55,12 +57,14 @@ def calibrate(base: RunConfig, out: Path = DEFAULT_OUT, runs_root: Path = Path("
     for metric, source in SIMILARITY_PAIRS.items():
         if source in metrics:
             ceiling[metric] = {**metrics[source], "from": f"{source} of the real target (same speaker)"}
+    floor, floor_rows = cross_speaker_floor(profile, dataset, config.seed, config.device)
     report = {
         "kind": CALIBRATION_KIND, "profile": profile.name, "seed": config.seed,
         "dataset": outcome.summary["run"]["dataset"],
         "scorers": outcome.summary["run"]["scorers"],
         "same_speaker": ceiling,
-        "other_speaker": cross_speaker_floor(profile, dataset, config.seed, config.device),
+        "other_speaker": floor,
+        "eer_thresholds": eer_thresholds(pd.read_parquet(outcome.run_dir / "utterances.parquet"), floor_rows),
         "oracle_run": str(run_dir),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -69,14 +73,33 @@ def calibrate(base: RunConfig, out: Path = DEFAULT_OUT, runs_root: Path = Path("
     return path, report
 
 
-def cross_speaker_floor(profile, dataset, seed: int, device: str) -> dict:
-    """Speaker-similarity metrics of each real target against another speaker's recordings."""
+def eer_thresholds(oracle_table, floor_rows: dict[str, list[float]]) -> dict:
+    """Per clone-vs-target SIM metric: the equal-error-rate threshold between same-speaker trials (target vs its
+    prompt) and other-speaker trials (target vs another speaker's target), and the EER there. A profile can pass
+    it on (e.g. `sva_eer_threshold` of sim_ecapa) to report verification at the dataset's own operating point."""
+    from rvcbench.scoring.ecapa import eer_threshold, equal_error_rate
+
+    out = {}
+    for metric, source in SIMILARITY_PAIRS.items():
+        if source not in oracle_table.columns or metric not in floor_rows:
+            continue
+        same = pd.to_numeric(oracle_table[source], errors="coerce").to_numpy(dtype=np.float64)
+        different = np.asarray(floor_rows[metric], dtype=np.float64)
+        same, different = same[np.isfinite(same)], different[np.isfinite(different)]
+        if same.size and different.size:
+            out[metric] = {"threshold": eer_threshold(same, different), "eer": equal_error_rate(same, different),
+                           "same_speaker_trials": int(same.size), "other_speaker_trials": int(different.size)}
+    return out
+
+
+def cross_speaker_floor(profile, dataset, seed: int, device: str) -> tuple[dict, dict[str, list[float]]]:
+    """Speaker-similarity metrics of each real target against another speaker's recordings: (summaries, values)."""
     scorers = [s for s in build_scorers(profile) if {NEEDS_TARGET_AUDIO, NEEDS_PROMPT_AUDIO} & s.meta.needs
                and any(m.name.startswith("sim") for m in s.meta.metrics)]
     rows = dataset.manifest.to_dict(orient="records")
     partners = cross_speaker_partners([r["speaker_id"] for r in rows])
     if not scorers or all(p is None for p in partners):
-        return {}
+        return {}, {}
     audio = {}
 
     def recording(name: str) -> AudioAtRates:
@@ -97,8 +120,8 @@ def cross_speaker_floor(profile, dataset, seed: int, device: str) -> dict:
             for metric in (m.name for m in scorer.meta.metrics if m.name.startswith("sim") and not m.auxiliary):
                 value = result.get(metric)
                 values.setdefault(metric, []).append(float(value) if isinstance(value, (int, float)) else np.nan)
-    return {metric: summarize_mean(np.array(v), seed).to_dict() for metric, v in values.items()
-            if np.isfinite(v).any()}
+    kept = {metric: v for metric, v in values.items() if np.isfinite(v).any()}
+    return {metric: summarize_mean(np.array(v), seed).to_dict() for metric, v in kept.items()}, kept
 
 
 def format_calibration(report: dict) -> str:
@@ -107,6 +130,9 @@ def format_calibration(report: dict) -> str:
     for metric in sorted(set(report["same_speaker"]) | set(report["other_speaker"])):
         cells = [_cell(report["same_speaker"].get(metric)), _cell(report["other_speaker"].get(metric))]
         lines.append(f"{metric:<20}{cells[0]:>28}{cells[1]:>28}")
+    for metric, t in report.get("eer_thresholds", {}).items():
+        lines.append(f"EER threshold of {metric} (same vs other speaker, real recordings): {t['threshold']:.4f} "
+                     f"(EER {t['eer']:.3f}; {t['same_speaker_trials']} + {t['other_speaker_trials']} trials)")
     return "\n".join(lines)
 
 

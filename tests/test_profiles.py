@@ -212,6 +212,8 @@ def test_calibrate_writes_ceiling_and_floor_that_the_leaderboard_shows(tmp_path,
     assert same["sim"]["mean"] < 0.999  # read from target vs prompt, not the oracle's trivial 1.0
     assert same["mcd"]["mean"] < 0.5 and "mcd" not in other  # the floor is for speaker similarity only
     assert path.name == "demo__sim-only.json"
+    threshold = report["eer_thresholds"]["sim"]
+    assert other["sim"]["mean"] < threshold["threshold"] < same["sim"]["mean"] and 0 <= threshold["eer"] <= 0.5
 
     from rvcbench.leaderboard.aggregate import Column
     from rvcbench.leaderboard.calibration import calibration_table, load_calibrations
