@@ -24,7 +24,10 @@ from rvcbench.leaderboard.validate import LoadedResult
 from rvcbench.scoring.aggregate import CI_LEVEL, N_RESAMPLES
 from rvcbench.tasks import CLEAN, FAMILIES
 
-HEADLINE_METRICS = ("sim", "wer_corpus", "dnsmos_ovrl")
+# The overview's columns, where a profile scores them (offline: sim, wer_corpus; rvcbench-paper: sim_ecapa, sva,
+# wer_ref, mcd_pymcd, emotion_match; seed-tts: sim_wavlm, wer_ref).
+HEADLINE_METRICS = ("sim", "sim_ecapa", "sim_wavlm", "sva", "wer_corpus", "wer_ref", "dnsmos_ovrl", "mcd_pymcd",
+                    "emotion_match")
 QUALITY_PREFIXES = ("utmos",)  # shown in the overview when a profile scores them
 
 
@@ -152,7 +155,9 @@ def overview_columns(results: list[LoadedResult]) -> list[Column]:
     names = [m for m in HEADLINE_METRICS if m in described]
     names += sorted(m for m in described if m.startswith(QUALITY_PREFIXES))
     names += ["rtf"] if "rtf" in described else []
-    labels = {"sim": "SIM", "wer_corpus": "WER", "dnsmos_ovrl": "DNSMOS", "rtf": "RTF"}
+    labels = {"sim": "SIM", "wer_corpus": "WER", "dnsmos_ovrl": "DNSMOS", "rtf": "RTF", "sim_ecapa": "SIM (ECAPA)",
+              "sim_wavlm": "SIM (WavLM)", "sva": "SVA", "wer_ref": "WER (ref.)", "mcd_pymcd": "MCD",
+              "emotion_match": "Emo", "utmos": "UTMOS"}
     columns = [Column(m, labels.get(m, m.upper()), *described[m]) for m in names]
     families = {f for r in results for f in families_of(r)}
     columns += [Column(f"robust:{f}", f"Robust. {f}", True,

@@ -1,8 +1,9 @@
 """`leaderboard add`: turn a finished run directory into a validated result folder under `leaderboard/results/`.
 
 One folder per model × dataset × scorer profile × pair set (`<model>__<dataset>__<profile>__<n>pairs-<hash>`);
-adding a newer run of the same four replaces it. The folder is written beside its destination, validated like any file someone sent,
-and only then moved into place, so a refused or interrupted `add` leaves the results as they were.
+adding a newer run of the same four replaces it. The folder is written beside its destination, validated like
+any file someone sent, and only then moved into place, so a refused or interrupted `add` leaves the results as
+they were.
 """
 
 from __future__ import annotations

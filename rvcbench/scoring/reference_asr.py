@@ -20,6 +20,7 @@ transcript (numbers verbalised), so the two normalisations can be set side by si
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -48,6 +49,7 @@ GREEDY_ONE_PASS = {  # transformers' Whisper generate() as seed-tts-eval calls i
     "beam_size": 1, "temperature": 0.0, "condition_on_previous_text": False, "without_timestamps": True,
     "vad_filter": False,
 }
+_SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u3400-\u9fff]) +(?=[\u3400-\u9fff])")
 REF_METRICS = (
     Metric("wer_ref", False, "WER as the reference protocol computes it (its own text normalisation); the paper "
                              "prints the mean of this per-utterance WER"),
@@ -143,9 +145,13 @@ class SeedTtsWer(PaperWhisperWer):
             except ImportError as exc:
                 raise MissingDependencyError(f"Chinese WER of the seed-tts profile needs FunASR ({exc}): "
                                              "pip install funasr zhconv") from exc
+            import torch
+
             device = getattr(self, "_device", "cpu")
+            # ncpu: AutoModel's default (4) is applied with torch.set_num_threads at build and before every
+            # generate(), process-wide; the process's own count keeps that a no-op.
             self._paraformer = AutoModel(model=str(folder), device="cuda" if device.startswith("cuda") else "cpu",
-                                         disable_update=True)
+                                         disable_update=True, ncpu=torch.get_num_threads())
         return self._paraformer
 
     def transcribe(self, wavs: list[np.ndarray], language: str = "en") -> list[str]:
@@ -154,8 +160,15 @@ class SeedTtsWer(PaperWhisperWer):
         import zhconv
 
         model = self._load_paraformer()
-        return [zhconv.convert(model.generate(input=np.asarray(w, dtype=np.float32), batch_size_s=300)[0]["text"],
-                               "zh-cn") for w in wavs]
+        texts = []
+        for wav in wavs:
+            # generate() gives [] when the CIF predictor fires no token (no speech recognised): an empty transcript
+            result = model.generate(input=np.asarray(wav, dtype=np.float32), batch_size_s=300)
+            text = zhconv.convert(result[0]["text"], "zh-cn") if result else ""
+            # SeACo-Paraformer's timestamp path joins characters with spaces ("你 好"): dropped between Han
+            # characters so rvcbench's CER does not count them (seed-tts-eval's own units are the same either way)
+            texts.append(_SPACE_BETWEEN_HAN.sub("", text))
+        return texts
 
     def score(self, batch: list[ScoreInput]) -> list[dict[str, float | str]]:
         blocked: dict[int, str] = {}

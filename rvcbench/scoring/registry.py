@@ -11,7 +11,7 @@ from rvcbench.scoring.profiles import builtin_profiles
 
 SCORERS = Registry("scorer", "rvcbench.scorers")
 SCORERS.register("sim_resemblyzer", "rvcbench.scoring.speaker_similarity:ResemblyzerSimilarity")
-SCORERS.register("wer_whisper", "rvcbench.scoring.asr:WhisperWer")
+SCORERS.register("wer_whisper", "rvcbench.scoring.whisper_base:OfflineWhisperWer")  # tiny.en + base
 SCORERS.register("dnsmos", "rvcbench.scoring.dnsmos:Dnsmos")
 SCORERS.register("mcd", "rvcbench.scoring.mcd:MelCepstralDistortion")
 SCORERS.register("prosody", "rvcbench.scoring.prosody:ProsodySimilarity")
@@ -25,6 +25,8 @@ SCORERS.register("sim_ecapa", "rvcbench.scoring.ecapa:EcapaSimilarity")
 SCORERS.register("emotion_match", "rvcbench.scoring.emotion:EmotionMatch")
 SCORERS.register("sim_wavlm", "rvcbench.scoring.wavlm_sim:WavlmSimilarity")
 SCORERS.register("utmos", "rvcbench.scoring.utmos:Utmos22Strong")
+SCORERS.register("distillmos", "rvcbench.scoring.distillmos:DistillMos")
+SCORERS.register("wer_whisper_base", "rvcbench.scoring.whisper_base:WhisperBaseWer")
 SCORERS.load_entry_points()
 
 # Profile name → its scorers, from the YAML files in rvcbench/scoring/profiles/ (rvcbench.scoring.profiles).
