@@ -178,6 +178,27 @@ def calibrate(profile: str, data: str, pairs: str | None, data_root: Path | None
 
 
 @main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--alpha", default=0.05, show_default=True, help="Significance level, after Holm within each task.")
+@click.option("--resamples", default=2000, show_default=True, help="Bootstrap draws and sign-flip draws.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the comparison as JSON to this file.")
+def compare(run_dirs: tuple[Path, ...], alpha: float, resamples: int, seed: int, json_out: Path | None) -> None:
+    """Is run A really better than run B? Paired differences, CIs and corrected tests per task × condition × metric."""
+    from rvcbench.compare import compare_runs, format_comparison
+    from rvcbench.results import write_json_atomic
+
+    if not 0 < alpha < 1 or resamples < 1:
+        raise click.UsageError("--alpha must be in (0, 1) and --resamples at least 1")
+    result = compare_runs(list(run_dirs), alpha=alpha, resamples=resamples, seed=seed)
+    click.echo(format_comparison(result))
+    if json_out:
+        write_json_atomic(json_out, result)
+        click.echo(f"written: {json_out}")
+
+
+@main.command()
 def protocols() -> None:
     """List the protocols (protocols/*.yaml): published benchmarks as evaluations over datasets and tasks."""
     from rvcbench.protocols import discover_protocols, load_protocol
