@@ -57,7 +57,7 @@ def test_rvcbench_v2_has_18_evaluations_over_the_10_configs():
     ({"data": "rvcbench:LibriSpeech"}, "data", "unknown RVCBench config 'LibriSpeech'"),
     ({"data": "/some/folder"}, "data", "a protocol names its data as"),
     ({"task": "noisier-reference"}, "task", "unknown task 'noisier-reference'"),
-    ({"metrics": ["sim", "utmos"]}, "metrics", "unknown ['utmos']"),
+    ({"metrics": ["sim", "utmos9"]}, "metrics", "unknown ['utmos9']"),
     ({"task": "noisy-reference", "conditions": ["add_noise noise=white snr_db=3"]}, "conditions",
      "has no condition(s)"),
     ({"family": "output-ish"}, "family", "not in"),
