@@ -49,9 +49,26 @@ def main() -> None:
               help="A folder of noise recordings (e.g. DEMAND, MUSAN): adds file-noise conditions to noisy-reference.")
 @click.option("--weights", default=None,
               help="The model's checkpoint: a local folder or a Hugging Face id (default: the adapter's own id).")
-@click.option("--executor", type=click.Choice(["auto", "inprocess", "worker"]), default="auto", show_default=True,
+@click.option("--executor", type=click.Choice(["auto", "inprocess", "worker", "ray"]), default="auto",
+              show_default=True,
               help="Where the model runs: auto (here when its stack imports, else a worker in its environment "
-                   "from `rvcbench env create`), inprocess, or worker.")
+                   "from `rvcbench env create`), inprocess, worker, or ray (replicas as actors of a Ray cluster).")
+@click.option("--devices", default=None,
+              help="One synthesis replica per device, e.g. cuda:0,cuda:1 (cpu,cpu: CPU stand-ins).")
+@click.option("--gpus", type=int, default=None, help="N synthesis replicas on N GPUs (the Ray cluster's with ray).")
+@click.option("--score-devices", default=None,
+              help="One scoring replica per device (default: the first synthesis device).")
+@click.option("--batch-seconds", type=float, default=None,
+              help="Most expected audio seconds per synthesis batch (default: the adapter's budget, if any).")
+@click.option("--no-pipeline", is_flag=True,
+              help="Synthesize everything, then score (default: score clips while later ones synthesize).")
+@click.option("--shard", default=None, help="i/n: only this part of the items (SLURM arrays; join with `merge`).")
+@click.option("--ray-address", default=None,
+              help="With --executor ray: the cluster to join (auto, host:port); default: a new local cluster.")
+@click.option("--ray-cpus-per-actor", type=float, default=1.0, show_default=True,
+              help="With --executor ray: CPUs each replica actor asks for.")
+@click.option("--ray-resources", default=None, metavar="NAME=N,...",
+              help="With --executor ray: custom resources each synthesis actor asks for (places it on such nodes).")
 @click.option("--pairs", default=None,
               help="A subset of the pairs: `per_speaker=N`, `speakers=N`, or both joined by a comma.")
 @click.option("--protocol", "-p", default=None,
@@ -64,8 +81,10 @@ def main() -> None:
 @click.pass_context
 def run(ctx: click.Context, model: str, data: str, profile: str, scorer_weights: tuple[str, ...], out: Path | None,
         seed: int, limit: int | None, device: str, batch_size: int | None, task: str, noise_dir: str | None,
-        weights: str | None, executor: str, pairs: str | None, protocol: str | None, evaluation: str | None,
-        data_root: Path | None, quiet: bool) -> None:
+        weights: str | None, executor: str, devices: str | None, gpus: int | None, score_devices: str | None,
+        batch_seconds: float | None, no_pipeline: bool, shard: str | None, ray_address: str | None,
+        ray_cpus_per_actor: float, ray_resources: str | None, pairs: str | None, protocol: str | None,
+        evaluation: str | None, data_root: Path | None, quiet: bool) -> None:
     """Clone every pair of a dataset with MODEL, score the clips, print and save the summary.
 
     With --protocol, run every evaluation of a published benchmark instead, each on its own dataset.
@@ -80,7 +99,10 @@ def run(ctx: click.Context, model: str, data: str, profile: str, scorer_weights:
     set_overrides(parse_overrides(scorer_weights))
     config = RunConfig(model=model, data=data, profile=profile, seed=seed, limit=limit, device=device,
                        batch_size=batch_size, task=task, noise_dir=noise_dir, weights=weights,
-                       executor=executor, pairs=pairs, data_root=str(data_root) if data_root else None)
+                       executor=executor, pairs=pairs, data_root=str(data_root) if data_root else None,
+                       devices=devices, gpus=gpus, score_devices=score_devices, batch_seconds=batch_seconds,
+                       pipeline=not no_pipeline, shard=shard, ray_address=ray_address,
+                       ray_cpus_per_actor=ray_cpus_per_actor, ray_resources=ray_resources)
     if protocol:
         _run_protocol(ctx, config, protocol, evaluation, out, quiet)
         return
@@ -108,6 +130,23 @@ def _run_protocol(ctx: click.Context, config, protocol: str, evaluation: str | N
     click.echo(format_protocol(outcome.report))
     click.echo(f"this invocation: synthesized {outcome.synthesized}, scored {outcome.scored}; "
                f"protocol directory: {outcome.out_dir}")
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="The merged run directory.")
+@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where RVCBench config folders live, as for `run`.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def merge(run_dirs: tuple[Path, ...], out: Path, data_root: Path | None, quiet: bool) -> None:
+    """Join the shards of one run (`run --shard i/n`) into one run directory with one summary."""
+    from rvcbench.merge import merge_runs
+    from rvcbench.summary import format_summary
+
+    outcome = merge_runs(list(run_dirs), out, data_root=str(data_root) if data_root else None,
+                         progress=not quiet)
+    click.echo(format_summary(outcome.summary, f"merged {len(run_dirs)} shards"))
+    click.echo(f"run directory: {outcome.run_dir}")
 
 
 @main.command()

@@ -17,8 +17,9 @@ import numpy as np
 
 from rvcbench.audio import load_audio, save_audio
 from rvcbench.data import Dataset
+from rvcbench.data.texts import DatasetTexts
 from rvcbench.lru import LruCache
-from rvcbench.plan import DatasetTexts, stable_seed
+from rvcbench.seeds import stable_seed
 from rvcbench.tasks import Step
 from rvcbench.transforms.base import TRANSFORMS, Audio, Target, TransformContext
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import soundfile as sf
 
 from rvcbench.data import Dataset
+from rvcbench.data.texts import DatasetTexts
+from rvcbench.perturb import apply_target_steps
+from rvcbench.seeds import item_seed, stable_seed
 from rvcbench.tasks import APPLIES_TO, Step, Task
 from rvcbench.transforms.base import Target, TransformContext, TransformUnavailable
 from rvcbench.transforms.targets import estimated_seconds
@@ -50,16 +54,6 @@ class WorkItem:
     extras: dict = field(default_factory=dict)  # manifest columns beyond the required ones
 
 
-def stable_seed(*parts: object) -> int:
-    """A 31-bit seed from its parts: the same on every machine, run and item order."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-def item_seed(run_seed: int, pair_id: str) -> int:
-    return stable_seed(run_seed, pair_id)
-
-
 def file_sha256(path: Path, cache: dict[Path, str]) -> str:
     if path not in cache:
         cache[path] = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -76,16 +70,33 @@ def steps_key(steps: tuple[Step, ...]) -> list:
 
 def plan_items(dataset: Dataset, tasks: list[Task], *, model: str, adapter_version: str, seed: int,
                limit: int | None = None, output_depends_on_target: bool = False) -> list[WorkItem]:
+    """Every work item of the run, in memory, with the memberships of repeated items merged."""
+    items: dict[str, WorkItem] = {}
+    for item in iter_planned(dataset, tasks, model=model, adapter_version=adapter_version, seed=seed, limit=limit,
+                             output_depends_on_target=output_depends_on_target):
+        if item.item_id in items:
+            items[item.item_id].memberships += item.memberships
+        else:
+            items[item.item_id] = item
+    return list(items.values())
+
+
+def iter_planned(dataset: Dataset, tasks: list[Task], *, model: str, adapter_version: str, seed: int,
+                 limit: int | None = None, output_depends_on_target: bool = False) -> Iterator[WorkItem]:
+    """The work items one (task, condition, pair) at a time, each with that one membership.
+
+    An item shared by several conditions (every task's `clean`) comes once per condition; the consumer
+    merges memberships (`plan_items` in memory, `RunStore.replace_plan` in the run database).
+    """
     manifest = dataset.manifest if limit is None else dataset.manifest.head(limit)
     required = {"speaker_id", "pair_id", "prompt_file_name", "prompt_text", "prompt_language",
                 "target_file_name", "target_text", "target_language", "dataset_name", "split"}
     hashes: dict[Path, str] = {}
-    items: dict[str, WorkItem] = {}
-    rows = manifest.to_dict(orient="records")
+    durations: dict[Path, float] = {}
     texts = DatasetTexts(dataset.manifest)
     for task in tasks:
         for condition in task.conditions:
-            for row in rows:
+            for row in _rows(manifest):
                 prompt_path = dataset.audio_path(row["prompt_file_name"])
                 target_path = dataset.audio_path(row["target_file_name"])
                 steps: dict[str, tuple[Step, ...]] = {k: () for k in APPLIES_TO}
@@ -117,25 +128,46 @@ def plan_items(dataset: Dataset, tasks: list[Task], *, model: str, adapter_versi
                 if steps["output"]:
                     scored["perturbation_seed"] = perturbation_seed
                 item_id = _hash(scored)
-                if item_id not in items:
-                    info = sf.info(str(target_path))
-                    parallel = target == original
-                    expected = (info.frames / info.samplerate if info.frames and parallel
-                                else estimated_seconds(target.text, target.language))
-                    items[item_id] = WorkItem(
-                        item_id=item_id, synth_key=synth_key, pair_id=row["pair_id"], speaker_id=row["speaker_id"],
-                        prompt_path=prompt_path, prompt_sha256=file_sha256(prompt_path, hashes),
-                        target_path=target_path, prompt_text=row["prompt_text"],
-                        prompt_language=row["prompt_language"], target_text=target.text,
-                        target_language=target.language, seed=s, expected_seconds=float(expected),
-                        perturbation_seed=perturbation_seed, prompt_steps=steps["prompt"],
-                        text_steps=steps["text"], output_steps=steps["output"],
-                        prompt_text_steps=steps["prompt_text"], parallel_target=parallel,
-                        unavailable_reason=unavailable,
-                        extras={k: v for k, v in row.items() if k not in required},
-                    )
-                items[item_id].memberships.append((task.name, condition.name))
-    return list(items.values())
+                parallel = target == original
+                recorded = _recorded_seconds(target_path, durations)
+                expected = recorded if recorded and parallel else estimated_seconds(target.text, target.language)
+                yield WorkItem(
+                    item_id=item_id, synth_key=synth_key, pair_id=row["pair_id"], speaker_id=row["speaker_id"],
+                    prompt_path=prompt_path, prompt_sha256=file_sha256(prompt_path, hashes),
+                    target_path=target_path, prompt_text=row["prompt_text"],
+                    prompt_language=row["prompt_language"], target_text=target.text,
+                    target_language=target.language, seed=s, expected_seconds=float(expected),
+                    perturbation_seed=perturbation_seed, prompt_steps=steps["prompt"],
+                    text_steps=steps["text"], output_steps=steps["output"],
+                    prompt_text_steps=steps["prompt_text"], parallel_target=parallel,
+                    unavailable_reason=unavailable,
+                    extras={k: v for k, v in row.items() if k not in required},
+                    memberships=[(task.name, condition.name)],
+                )
+
+
+def _rows(manifest, chunk: int = 2000) -> Iterator[dict]:
+    """The manifest's rows as dicts, a chunk at a time (a million-row manifest never becomes a million dicts)."""
+    for start in range(0, len(manifest), chunk):
+        yield from manifest.iloc[start:start + chunk].to_dict(orient="records")
+
+
+def _recorded_seconds(path: Path, cache: dict[Path, float]) -> float:
+    if path not in cache:
+        info = sf.info(str(path))
+        cache[path] = info.frames / info.samplerate if info.frames else 0.0
+    return cache[path]
+
+
+def plan_fingerprint(dataset: Dataset, settings: dict) -> str:
+    """What the plan depends on: the run's settings, the manifest, and every audio file's size and mtime.
+
+    Equal fingerprints → the stored plan is reused (a finished run re-opens without re-planning).
+    """
+    files = sorted({dataset.audio_path(name) for column in ("prompt_file_name", "target_file_name")
+                    for name in dataset.manifest[column].unique()})
+    stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return _hash({"settings": settings, "manifest": dataset.fingerprint, "files": stats})
 
 
 def _planned_target(original: Target, steps: tuple[Step, ...], seed: int,
@@ -143,32 +175,10 @@ def _planned_target(original: Target, steps: tuple[Step, ...], seed: int,
     """The target after the condition's target transforms, or the original and why it cannot run."""
     if not steps:
         return original, None
-    from rvcbench.perturb import apply_target_steps  # perturb imports this module
-
     try:
         return apply_target_steps(original, steps, seed, context), None
     except TransformUnavailable as exc:
         return original, str(exc)
-
-
-class DatasetTexts:
-    """The dataset's transcripts, for transforms that build or swap texts (long-form, wrong transcript)."""
-
-    def __init__(self, manifest) -> None:
-        rows = []
-        for r in manifest.itertuples():
-            rows.append((r.target_text, r.target_language, r.speaker_id))
-            rows.append((r.prompt_text, r.prompt_language, r.speaker_id))
-        self._rows = list(dict.fromkeys(rows))
-
-    def texts(self, language: str | None = None, speaker_id: str | None = None) -> list[str]:
-        chosen = [text for text, lang, speaker in self._rows
-                  if (language is None or lang == language) and (speaker_id is None or speaker == speaker_id)]
-        return [t for t in dict.fromkeys(chosen) if str(t).strip()]
-
-    def context(self, row: dict) -> TransformContext:
-        return TransformContext(speaker_id=row["speaker_id"], texts=self.texts,
-                                prompt_language=row["prompt_language"])
 
 
 def batches_by_text_length(items: list[WorkItem], batch_size: int) -> list[list[WorkItem]]:

@@ -66,18 +66,26 @@ def summarize_metric(table: pd.DataFrame, name: str, seed: int) -> dict:
     return summarize_mean(_column(table, name), seed).to_dict()
 
 
-def explode_memberships(records: list[dict]) -> pd.DataFrame:
+def explode_memberships(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (item, task, condition) the item belongs to."""
-    rows = [{**r, "task": task, "condition": condition}
-            for r in records for task, condition in r.get("memberships", [[DEFAULT_TASK, CLEAN]])]
-    return pd.DataFrame(rows)
+    if not len(table):
+        return table.assign(task=[], condition=[])
+    memberships = table["memberships"] if "memberships" in table.columns else pd.Series([None] * len(table))
+    rows = table.assign(_m=[m if isinstance(m, list) and m else [[DEFAULT_TASK, CLEAN]] for m in memberships])
+    rows = rows.explode("_m", ignore_index=True)
+    return rows.assign(task=[m[0] for m in rows["_m"]], condition=[m[1] for m in rows["_m"]]).drop(columns="_m")
 
 
-def summarize_records(records: list[dict], scorer_metas: list[ScorerMeta], seed: int,
+def summarize_records(records: list[dict] | pd.DataFrame, scorer_metas: list[ScorerMeta], seed: int,
                       tasks: list[Task] | None = None) -> dict:
-    """Top-level metrics over clean items (each item once); per-task condition tables when tasks ran."""
-    table = pd.DataFrame(records)
-    is_clean = [any(c == CLEAN for _, c in r.get("memberships", [[DEFAULT_TASK, CLEAN]])) for r in records]
+    """Top-level metrics over clean items (each item once); per-task condition tables when tasks ran.
+
+    `records` may be a table holding only the fields the summary reads (`summary_fields`): a run of a
+    million items is summarized from its columns, never from a million dicts.
+    """
+    table = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
+    memberships = table["memberships"] if "memberships" in table.columns else [None] * len(table)
+    is_clean = [not isinstance(m, list) or not m or any(c == CLEAN for _, c in m) for m in memberships]
     clean = table[is_clean] if len(table) else table
     metrics = {}
     task_only = {m.name for meta in scorer_metas for m in meta.metrics if not m.top_level}
@@ -91,9 +99,18 @@ def summarize_records(records: list[dict], scorer_metas: list[ScorerMeta], seed:
                                     "differences to clean)", "resamples": N_RESAMPLES, "seed": seed}}
     real_tasks = [t for t in tasks or [] if t.name != DEFAULT_TASK]
     if real_tasks:
-        exploded = explode_memberships(records)
+        exploded = explode_memberships(table)
         summary["tasks"] = {t.name: summarize_task(exploded[exploded.task == t.name], t, seed) for t in real_tasks}
     return summary
+
+
+def summary_fields(scorer_metas: list[ScorerMeta], tasks: list[Task] | None = None) -> list[str]:
+    """The record fields `summarize_records` reads: counts, pairing, every metric and count, group columns."""
+    fields = {"item_id", "status", "error_type", "error_message", "memberships", "pair_id", "rtf"}
+    fields |= {m.name for meta in scorer_metas for m in meta.metrics}
+    fields |= {part for name, (num, den, _) in CORPUS_RATIOS.items() for part in (num, den)}
+    fields |= {column for t in tasks or [] for column in (t.group_by or ())}
+    return sorted(fields)
 
 
 def _counts(table: pd.DataFrame) -> dict:

@@ -1,24 +1,28 @@
-"""Run an adapter over work items: batches, timing, output checks, failure records, atomic writes.
+"""The synthesis stage: one adapter replica turns batches of planned items into clips and records.
 
 Items that share a synthesis (same `synth_key`, different output transforms) are synthesized once.
 Timing covers `clone` calls only (model loading is excluded); a batch's time is shared equally by
 its items. RTF = synthesis seconds / seconds of audio produced. A condition whose transform cannot
 run here marks its items `unavailable` with the reason: reported, never blamed on the model.
+
+The stage writes clips (atomically) into the run directory, which every worker sees, and returns
+the synthesis results and records to the driver, which alone commits them to the run database.
+A batch whose `clone` call runs out of device memory is split in halves and retried; a batch that
+raises anything else is retried item by item, so one bad item fails alone.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
 from rvcbench.audio import duration_seconds, load_audio, save_audio
+from rvcbench.batching import is_out_of_memory
 from rvcbench.perturb import PerturbedInputs, apply_audio_steps, apply_text_steps
-from rvcbench.plan import WorkItem, batches_by_text_length
+from rvcbench.plan import WorkItem
 from rvcbench.results import RunDirectory
 from rvcbench.transforms.base import Audio, TransformUnavailable
 
@@ -51,15 +55,6 @@ def check_waveform(wav: object, sample_rate: int, expected_seconds: float) -> np
     return wav.astype(np.float32)
 
 
-@dataclass
-class SynthesisContext:
-    adapter: VoiceCloner
-    run_dir: RunDirectory
-    model: str
-    inputs: PerturbedInputs
-    on_item: Callable[[dict], None]
-
-
 def base_record(item: WorkItem, model: str) -> dict:
     return {
         "item_id": item.item_id, "synth_key": item.synth_key, "pair_id": item.pair_id,
@@ -80,36 +75,84 @@ def failure_record(item: WorkItem, model: str, stage: str, error_type: str, mess
             "error_type": error_type, "error_message": message, "scored": False}
 
 
-def synthesize(adapter: VoiceCloner, items: list[WorkItem], run_dir: RunDirectory, *, model: str,
-               batch_size: int, inputs: PerturbedInputs,
-               on_item: Callable[[dict], None] = lambda record: None) -> None:
-    """Make every item's clip and record; failures are recorded, never raised.
+class SynthesisStage:
+    """One replica of the model: loaded once on its device, then fed batches of synthesis groups."""
 
-    A batch whose `clone` call raises is retried item by item, so one bad item fails alone.
-    """
-    ctx = SynthesisContext(adapter, run_dir, model, inputs, on_item)
-    groups: dict[str, list[WorkItem]] = {}
-    for item in items:
-        groups.setdefault(item.synth_key, []).append(item)
-    to_make = []
-    for key, members in groups.items():
-        if run_dir.read_synth(key) is None:
-            to_make.append(members[0])
-        else:
-            _finish_group(ctx, members)
-    for batch in batches_by_text_length(to_make, batch_size):
+    def __init__(self, adapter: VoiceCloner, run_dir: RunDirectory, model: str, inputs: PerturbedInputs) -> None:
+        self.adapter, self.run_dir, self.model, self.inputs = adapter, run_dir, model, inputs
+
+    def run(self, groups: list[tuple[list[WorkItem], dict | None]]) -> list[dict]:
+        """Each group: the items sharing one synthesis, and its stored result when one exists (resume).
+
+        Returns per group {"synth_key", "synth", "records", "fresh"}; failures are results, never raised.
+        """
+        results: dict[str, dict] = {}
         runnable = []
-        for item in batch:
-            refusal = _refusal(adapter, item, model)
+        for members, known in groups:
+            lead = members[0]
+            if known is not None:
+                results[lead.synth_key] = known
+                continue
+            refusal = _refusal(self.adapter, lead, self.model)
             if refusal is None:
-                runnable.append(item)
+                runnable.append(lead)
             else:
-                _write_synth(ctx, item, refusal)
-                _finish_group(ctx, groups[item.synth_key])
+                results[lead.synth_key] = refusal
         if runnable:
-            _synthesize_batch(ctx, runnable)
-            for item in runnable:
-                _finish_group(ctx, groups[item.synth_key])
+            results.update(self._synthesize(runnable))
+        return [{"synth_key": members[0].synth_key, "synth": results[members[0].synth_key], "fresh": known is None,
+                 "records": [self._record(item, results[item.synth_key]) for item in members]}
+                for members, known in groups]
+
+    def _synthesize(self, batch: list[WorkItem]) -> dict[str, dict]:
+        results: dict[str, dict] = {}
+        requests, ready = [], []
+        for item in batch:
+            try:
+                request, prompt_file = _make_request(self, item)
+            except TransformUnavailable as exc:
+                results[item.synth_key] = {"status": "unavailable", "failure_stage": "input transform",
+                                           "error_type": "TransformUnavailable", "error_message": str(exc)}
+                continue
+            requests.append(request)
+            ready.append((item, prompt_file, request.target_text, request.prompt_text))
+        if not ready:
+            return results
+        try:
+            start = time.perf_counter()
+            outputs = self.adapter.clone(requests)
+            elapsed = time.perf_counter() - start
+            if len(outputs) != len(requests):
+                raise OutputRejected(f"adapter returned {len(outputs)} outputs for {len(requests)} requests")
+        except Exception as exc:  # noqa: BLE001 — any adapter error becomes a recorded failure, never a crash
+            if len(ready) > 1:
+                items = [item for item, *_ in ready]
+                if is_out_of_memory(exc):  # halve the batch: the largest size that fits is found in log2 steps
+                    half = len(items) // 2
+                    return {**results, **self._synthesize(items[:half]), **self._synthesize(items[half:])}
+                for item in items:
+                    results.update(self._synthesize([item]))
+                return results
+            results[ready[0][0].synth_key] = {
+                "status": "failed", "failure_stage": "synthesis", "error_type": type(exc).__name__,
+                "error_message": _short_message(exc), "traceback": traceback.format_exc(limit=8)}
+            return results
+        share = elapsed / len(ready)
+        for (item, prompt_file, text, prompt_text), output in zip(ready, outputs, strict=True):
+            result = _check_output(self, item, output, share, prompt_file, text)
+            result["batch_size"] = len(ready)  # the size of the call that made it (after any out-of-memory split)
+            if item.prompt_text_steps:
+                result["synth_prompt_text"] = prompt_text
+            results[item.synth_key] = result
+        return results
+
+    def _record(self, item: WorkItem, synth: dict) -> dict:
+        """The record of one item of a synthesis, with the item's output transforms applied."""
+        record = {**base_record(item, self.model), **synth, "scored": False}
+        record.pop("traceback", None)
+        if synth["status"] == "ok":
+            record.update(_apply_output_steps(self, item, synth))
+        return record
 
 
 def _refusal(adapter: VoiceCloner, item: WorkItem, model: str) -> dict | None:
@@ -126,7 +169,7 @@ def _refusal(adapter: VoiceCloner, item: WorkItem, model: str) -> dict | None:
     return None
 
 
-def _make_request(ctx: SynthesisContext, item: WorkItem) -> tuple[CloneRequest, str | None]:
+def _make_request(ctx: SynthesisStage, item: WorkItem) -> tuple[CloneRequest, str | None]:
     """The adapter's request, with the condition's prompt/text transforms applied."""
     prompt_file = None
     if item.prompt_steps:
@@ -152,43 +195,7 @@ def _make_request(ctx: SynthesisContext, item: WorkItem) -> tuple[CloneRequest, 
     return request, prompt_file
 
 
-def _synthesize_batch(ctx: SynthesisContext, batch: list[WorkItem]) -> None:
-    requests, ready = [], []
-    for item in batch:
-        try:
-            request, prompt_file = _make_request(ctx, item)
-        except TransformUnavailable as exc:
-            _write_synth(ctx, item, {"status": "unavailable", "failure_stage": "input transform",
-                                     "error_type": "TransformUnavailable", "error_message": str(exc)})
-            continue
-        requests.append(request)
-        ready.append((item, prompt_file, request.target_text, request.prompt_text))
-    if not ready:
-        return
-    try:
-        start = time.perf_counter()
-        outputs = ctx.adapter.clone(requests)
-        elapsed = time.perf_counter() - start
-        if len(outputs) != len(requests):
-            raise OutputRejected(f"adapter returned {len(outputs)} outputs for {len(requests)} requests")
-    except Exception as exc:  # noqa: BLE001 — any adapter error becomes a recorded failure, never a crash
-        if len(ready) > 1:
-            for item, *_ in ready:
-                _synthesize_batch(ctx, [item])
-            return
-        _write_synth(ctx, ready[0][0], {"status": "failed", "failure_stage": "synthesis",
-                                        "error_type": type(exc).__name__, "error_message": _short_message(exc),
-                                        "traceback": traceback.format_exc(limit=8)})
-        return
-    share = elapsed / len(ready)
-    for (item, prompt_file, text, prompt_text), output in zip(ready, outputs, strict=True):
-        result = _check_output(ctx, item, output, share, prompt_file, text)
-        if item.prompt_text_steps:
-            result["synth_prompt_text"] = prompt_text
-        _write_synth(ctx, item, result)
-
-
-def _check_output(ctx: SynthesisContext, item: WorkItem, output: object, seconds: float,
+def _check_output(ctx: SynthesisStage, item: WorkItem, output: object, seconds: float,
                   prompt_file: str | None, text: str) -> dict:
     inputs = {"prompt_input_file": f"inputs/{prompt_file}" if prompt_file else None, "synth_text": text}
     if isinstance(output, CloneFailure):
@@ -207,24 +214,7 @@ def _check_output(ctx: SynthesisContext, item: WorkItem, output: object, seconds
             "audio_seconds": audio_seconds, "synth_seconds": seconds, "rtf": seconds / audio_seconds}
 
 
-def _write_synth(ctx: SynthesisContext, item: WorkItem, result: dict) -> None:
-    ctx.run_dir.write_synth(item.synth_key, result)
-
-
-def _finish_group(ctx: SynthesisContext, members: list[WorkItem]) -> None:
-    """Write the record of every item sharing one synthesis, applying each item's output transforms."""
-    synth = ctx.run_dir.read_synth(members[0].synth_key)
-    for item in members:
-        if ctx.run_dir.read_record(item.item_id) is not None:
-            continue
-        record = {**base_record(item, ctx.model), **synth, "scored": False}
-        if synth["status"] == "ok":
-            record.update(_apply_output_steps(ctx, item, synth))
-        ctx.run_dir.write_record(record)
-        ctx.on_item(record)
-
-
-def _apply_output_steps(ctx: SynthesisContext, item: WorkItem, synth: dict) -> dict:
+def _apply_output_steps(ctx: SynthesisStage, item: WorkItem, synth: dict) -> dict:
     if not item.output_steps:
         return {"clip_file": synth["synth_clip_file"], "sample_rate": synth["synth_sample_rate"]}
     clip = Audio(*load_audio(ctx.run_dir.root / synth["synth_clip_file"]))

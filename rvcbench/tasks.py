@@ -38,14 +38,11 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
+from rvcbench.analyses.spec import AnalysisSpec, AnalysisSpecError, parse_analysis
 from rvcbench.errors import RvcbenchError, UnknownNameError
-
-if TYPE_CHECKING:
-    from rvcbench.analyses.base import AnalysisSpec
 
 FAMILIES = ("input", "generation", "output", "perturbation")
 APPLIES_TO = ("prompt", "output", "text", "prompt_text", "target")
@@ -209,7 +206,6 @@ def load_task(path: Path, known_metrics: set[str]) -> Task:
 
 
 def _analysis(spec: dict, where: str) -> AnalysisSpec | None:
-    from rvcbench.analyses.base import AnalysisSpecError, parse_analysis
 
     if "analysis" not in spec:
         return None

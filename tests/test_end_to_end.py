@@ -9,6 +9,7 @@ import pytest
 
 from rvcbench.runner import RunConfig, run_benchmark
 from rvcbench.scoring.registry import PROFILES
+from rvcbench.store import RunStore
 
 LIMIT = 4
 
@@ -41,10 +42,10 @@ def test_every_row_names_the_scorers_that_produced_it(oracle_run):
 
 
 def test_an_interrupted_scoring_phase_scores_only_what_is_missing(oracle_run):
-    records = sorted((oracle_run.run_dir / "items").glob("*.json"))
-    record = json.loads(records[0].read_text())
-    record["scored"] = False
-    records[0].write_text(json.dumps(record))
+    store = RunStore(oracle_run.run_dir / "run.sqlite")
+    record = next(iter(store.iter_records()))[0]
+    store.commit(records=[{**record, "scored": False}])
+    store.close()
     again = run_benchmark(RunConfig(model="oracle", limit=LIMIT, device="cpu"), oracle_run.run_dir, progress=False)
     assert again.synthesized == 0 and again.scored == 1
     assert again.summary["metrics"]["sim"] == oracle_run.summary["metrics"]["sim"]

@@ -3,15 +3,15 @@ generation metrics (hallucination flags, per-window SIM, prosody), through the p
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
+from run_store import synths
 
 import rvcbench.transforms.library  # noqa: F401 — registers every transform
 from rvcbench.data import load_dataset
-from rvcbench.plan import DatasetTexts, plan_items
+from rvcbench.data.texts import DatasetTexts
+from rvcbench.plan import plan_items
 from rvcbench.runner import RunConfig, run_benchmark
 from rvcbench.scoring.asr import generation_flags
 from rvcbench.scoring.prosody import ProsodyError, prosody_distances, prosody_features
@@ -151,7 +151,7 @@ def test_transcript_conditions_run_for_models_that_read_it_and_are_not_applicabl
     other = run_benchmark(RunConfig(model="slow", **config), tmp_path / "slow", progress=False)
     wrong = reader.summary["tasks"]["reference-length"]["conditions"]["wrong transcript"]
     assert wrong["available"] and wrong["ok"] == 2
-    records = [json.loads(p.read_text()) for p in (reader.run_dir / "synth").glob("*.json")]
+    records = list(synths(reader.run_dir).values())
     used = {r.get("synth_prompt_text") for r in records} - {None}
     assert len(used) == 4  # 2 pairs x (wrong transcript, asr-noisy), each text recorded beside its clip
     skipped = other.summary["tasks"]["reference-length"]["conditions"]["wrong transcript"]

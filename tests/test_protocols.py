@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from run_store import record_count
 from upstream_layout import build_rvcbench_layout
 
 from rvcbench.cli import main
@@ -175,13 +176,13 @@ def test_killed_protocol_run_resumes_where_it_stopped(layout, tmp_path, fixture_
            "--device", "cpu", "--quiet", "--data-root", str(layout), "--out", str(out)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    vctk_items = out / "rvcbench-vctk" / "items"
-    while proc.poll() is None and time.time() < deadline and len(list(vctk_items.glob("*.json"))) < 2:
+    vctk = out / "rvcbench-vctk"
+    while proc.poll() is None and time.time() < deadline and record_count(vctk) < 2:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (out / "rvcbench-libritts" / "summary.json").exists()  # the first evaluation had finished
-    done = len(list(vctk_items.glob("*.json")))
+    done = record_count(vctk)
     assert 2 <= done < 6 and not (out / PROTOCOL_FILE).exists()
     resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr

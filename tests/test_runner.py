@@ -14,10 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from run_store import record_count, records
 
 from rvcbench.cli import main
 from rvcbench.errors import RvcbenchError, UnknownNameError
 from rvcbench.runner import RunConfig, run_benchmark
+from rvcbench.store import RunStore
 
 FLAKY_SPEAKERS = {
     "arctic_aew": "RuntimeError",
@@ -66,11 +68,11 @@ def test_killed_run_resumes_only_missing_items_with_identical_results(fixture_mo
            "--device", "cpu", "--quiet", "--out", str(killed_dir)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while proc.poll() is None and time.time() < deadline and len(list((killed_dir / "items").glob("*.json"))) < 4:
+    while proc.poll() is None and time.time() < deadline and record_count(killed_dir) < 4:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = len(list((killed_dir / "items").glob("*.json")))
+    done_before = record_count(killed_dir)
     assert 4 <= done_before < 12
     assert not (killed_dir / "summary.json").exists()
 
@@ -110,7 +112,7 @@ def test_full_disk_fails_before_any_synthesis(fixture_models, tmp_path, monkeypa
     with pytest.raises(RvcbenchError, match="not enough free disk"):
         run_benchmark(RunConfig(model="slow", profile="none", device="cpu", limit=2), tmp_path / "run",
                       progress=False)
-    assert not list((tmp_path / "run" / "items").glob("*.json"))
+    assert record_count(tmp_path / "run") == 0
 
 
 def test_unknown_model_error_lists_the_known_models(fixture_models, tmp_path):
@@ -154,10 +156,13 @@ def test_a_scorer_added_to_the_profile_scores_a_finished_run_once(tmp_path, monk
 def test_records_outside_the_current_plan_are_set_aside_not_mixed_in(tmp_path):
     config = RunConfig(model="oracle", limit=2, profile="none", device="cpu")
     first = run_benchmark(config, tmp_path / "run", progress=False)
-    stale = first.run_dir / "items" / "0123456789abcdef0123.json"
-    stale.write_text(json.dumps({"item_id": "0123456789abcdef0123", "status": "ok"}))
+    before = sorted(records(first.run_dir))
+    store = RunStore(first.run_dir / "run.sqlite")
+    store.commit(records=[{"item_id": "0123456789abcdef0123", "synth_key": "x", "status": "ok"}])
+    store.close()
     again = run_benchmark(config, tmp_path / "run", progress=False)
-    assert sorted(p.stem for p in (again.run_dir / "items").glob("*.json")) == sorted(
-        p.stem for p in (first.run_dir / "items").glob("*.json"))
-    assert (again.run_dir / "stale" / "items" / stale.name).exists()
+    assert sorted(records(again.run_dir)) == before
+    store = RunStore(again.run_dir / "run.sqlite", readonly=True)
+    assert store.stale_count() == 1
+    store.close()
     assert again.summary["items"] == 2

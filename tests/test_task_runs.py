@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pandas as pd
+from run_store import synths
 
 from rvcbench.runner import RunConfig, run_benchmark
 
@@ -36,7 +37,7 @@ def test_output_transforms_share_one_synthesis_per_pair(fixture_models, tmp_path
     outcome = run_benchmark(RunConfig(model="slow", profile="none", device="cpu", limit=2, task="post-processing"),
                             tmp_path / "run", progress=False)
     run_dir = outcome.run_dir
-    assert len(list((run_dir / "synth").glob("*.json"))) == 2
+    assert len(synths(run_dir)) == 2
     table = pd.read_parquet(run_dir / "utterances.parquet")
     n_conditions = len(outcome.summary["tasks"]["post-processing"]["conditions"])
     assert len(table) == 2 * n_conditions

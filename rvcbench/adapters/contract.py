@@ -49,7 +49,8 @@ class VoiceCloner:
     languages: ClassVar[frozenset[str]] = frozenset({"en"})
     needs_prompt_text: ClassVar[bool] = False
     needs_target_audio: ClassVar[bool] = False
-    batch_size: ClassVar[int] = 1
+    batch_size: ClassVar[int] = 1  # most requests per `clone` call: 1 when the upstream call takes one request
+    max_batch_seconds: ClassVar[float | None] = None  # most expected audio seconds per call (device memory)
     requirements: ClassVar[str] = ""  # one line: what it needs to run (packages, weights, GPU)
     version: ClassVar[str] = "0"  # adapter code version; bump when outputs change
     weights_id: ClassVar[str] = ""  # default checkpoint (a Hugging Face id); "" for adapters without weights
@@ -80,6 +81,7 @@ class VoiceCloner:
             "languages": sorted(self.languages),
             "needs_prompt_text": self.needs_prompt_text,
             "batch_size": self.batch_size,
+            "max_batch_seconds": self.max_batch_seconds,
             "weights": self.weights_spec(),
             "license": self.license,
         }

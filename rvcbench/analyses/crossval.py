@@ -12,7 +12,7 @@ import numpy as np
 
 from rvcbench.analyses.detectors import Detector
 from rvcbench.errors import RvcbenchError
-from rvcbench.plan import stable_seed
+from rvcbench.seeds import stable_seed
 
 
 def speaker_folds(speakers: list[str], n_folds: int, seed: int) -> dict[str, int]:

@@ -27,16 +27,18 @@ from pathlib import Path
 
 import numpy as np
 
-from rvcbench.analyses.base import Analysis, AnalysisContext, AnalysisSpec, AnalysisSpecError
+from rvcbench.analyses.base import Analysis, AnalysisContext
 from rvcbench.analyses.crossval import cross_validated_scores
 from rvcbench.analyses.detectors import Detector
 from rvcbench.analyses.eer import SpeakerResamples, Trials, summarize_eer, summarize_eer_difference
 from rvcbench.analyses.registry import DETECTORS
+from rvcbench.analyses.spec import AnalysisSpec, AnalysisSpecError
 from rvcbench.audio import load_audio, load_audio_at, resample, save_audio
 from rvcbench.perturb import DatasetVoices, apply_audio_steps
-from rvcbench.plan import WorkItem, file_sha256, stable_seed, steps_key
+from rvcbench.plan import WorkItem, file_sha256, steps_key
 from rvcbench.results import write_json_atomic
 from rvcbench.scoring.aggregate import CI_LEVEL, N_RESAMPLES
+from rvcbench.seeds import stable_seed
 from rvcbench.tasks import CLEAN, Condition, Task
 from rvcbench.transforms.base import Audio, TransformUnavailable
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rvcbench.leaderboard import schema
+from rvcbench.leaderboard.estimate import Estimate
 from rvcbench.leaderboard.table import clean_rows, column, memberships, rows_of
 from rvcbench.leaderboard.validate import LoadedResult
 from rvcbench.scoring.aggregate import CI_LEVEL, N_RESAMPLES
@@ -29,34 +30,6 @@ from rvcbench.tasks import CLEAN, FAMILIES
 HEADLINE_METRICS = ("sim", "sim_ecapa", "sim_wavlm", "sva", "wer_corpus", "wer_ref", "dnsmos_ovrl", "mcd_pymcd",
                     "emotion_match")
 QUALITY_PREFIXES = ("utmos",)  # shown in the overview when a profile scores them
-
-
-@dataclass(frozen=True)
-class Estimate:
-    mean: float
-    ci_low: float
-    ci_high: float
-    n: int
-    failures: int
-
-    @classmethod
-    def of(cls, value: object) -> Estimate | None:
-        if not isinstance(value, dict) or "mean" not in value:
-            return None
-        return cls(*(_number(value.get(k)) for k in ("mean", "ci_low", "ci_high")),
-                   int(value.get("n", 0)), int(value.get("failures", 0)))
-
-    @property
-    def finite(self) -> bool:
-        return math.isfinite(self.mean)
-
-    def as_dict(self) -> dict:
-        return {"mean": self.mean, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n,
-                "failures": self.failures}
-
-
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from rvcbench.leaderboard.aggregate import Estimate
+from rvcbench.leaderboard.estimate import Estimate
 from rvcbench.leaderboard.table import rows_of, status_counts
 from rvcbench.tasks import CLEAN
 

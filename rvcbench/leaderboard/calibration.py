@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rvcbench.leaderboard.aggregate import Column, Entry, Estimate
+from rvcbench.leaderboard.aggregate import Column, Entry
+from rvcbench.leaderboard.estimate import Estimate
 from rvcbench.leaderboard.render import e, estimate_cell, scroll_table
 
 DEFAULT_CALIBRATION = Path("leaderboard/calibration")

@@ -14,8 +14,9 @@ import io
 import json
 import math
 
-from rvcbench.leaderboard.aggregate import Column, Entry, Estimate
+from rvcbench.leaderboard.aggregate import Column, Entry
 from rvcbench.leaderboard.analyses import DetectGrid, detect_conditions, detect_grids, detectability_of
+from rvcbench.leaderboard.estimate import Estimate
 
 FORMATS = ("csv", "json", "latex")
 ESTIMATE_FIELDS = ("mean", "ci_low", "ci_high", "n", "failures")

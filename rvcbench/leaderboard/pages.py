@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 
-from rvcbench.leaderboard.aggregate import Column, Entry, Estimate, TaskGrid, task_grids
+from rvcbench.leaderboard.aggregate import Column, Entry, TaskGrid, task_grids
 from rvcbench.leaderboard.analyses import DetectGrid, detect_conditions, detect_grids, detectability_of
+from rvcbench.leaderboard.estimate import Estimate
 from rvcbench.leaderboard.plots import has_points, legend, line_plot
 from rvcbench.leaderboard.render import e, estimate_cell, fmt, link, page, scroll_table, sort_header, tip
 from rvcbench.tasks import CLEAN

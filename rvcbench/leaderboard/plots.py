@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from rvcbench.leaderboard.aggregate import Estimate
+from rvcbench.leaderboard.estimate import Estimate
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 WIDTH, HEIGHT = 560, 300

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from rvcbench.leaderboard.aggregate import Estimate
+from rvcbench.leaderboard.estimate import Estimate
 from rvcbench.leaderboard.schema import is_http_url
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from rvcbench.leaderboard import schema
+from rvcbench.leaderboard.analyses import check_analyses
 from rvcbench.leaderboard.table import (
     clean_rows,
     file_sha256,
@@ -143,8 +144,6 @@ def _memberships(table: pd.DataFrame) -> list | None:
 
 
 def _check_analyses(data: dict, table: pd.DataFrame | None, members: list | None) -> list[str]:
-    from rvcbench.leaderboard.analyses import check_analyses  # it imports aggregate, which imports this module
-
     return check_analyses(data, table, members)
 
 

@@ -46,7 +46,9 @@ class AudioAtRates:
 
 
 def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, WorkItem], run_dir: RunDirectory,
-                  *, on_batch: Callable[[int], None] = lambda n: None, batch_size: int = SCORING_BATCH) -> None:
+                  *, on_batch: Callable[[int], None] = lambda n: None,
+                  batch_size: int = SCORING_BATCH) -> list[dict]:
+    """Add the scorers' metrics to `records` (in place, and returned); the caller commits them."""
     for start in range(0, len(records), batch_size):
         chunk = records[start:start + batch_size]
         clips = [AudioAtRates.from_file(run_dir.root / r["clip_file"]) for r in chunk]
@@ -85,8 +87,33 @@ def score_records(scorers: list[Scorer], records: list[dict], items: dict[str, W
                 record.setdefault("scorer_versions", {})[meta.name] = scorer.version
         for record in chunk:
             record["scored"] = True
-            run_dir.write_record(record)
         on_batch(len(chunk))
+    return records
+
+
+class ScoringStage:
+    """One scorer replica: the profile's scorer models, loaded once on its device, fed batches of records.
+
+    A record carries the names of the scorers it still needs (`missing`); records needing the same
+    scorers are scored together. Returns the records with their metrics; the driver commits them.
+    """
+
+    def __init__(self, scorers: list[Scorer], run_dir: RunDirectory, device: str) -> None:
+        self.scorers, self.run_dir, self.device = scorers, run_dir, device
+        self._loaded: set[str] = set()
+
+    def run(self, work: list[tuple[dict, WorkItem, tuple[str, ...]]]) -> list[dict]:
+        groups: dict[tuple[str, ...], list[tuple[dict, WorkItem]]] = {}
+        for record, item, missing in work:
+            groups.setdefault(missing, []).append((record, item))
+        for names, members in groups.items():
+            chosen = [s for s in self.scorers if s.meta.name in names]
+            for scorer in chosen:
+                if scorer.meta.name not in self._loaded:
+                    scorer.load(self.device)
+                    self._loaded.add(scorer.meta.name)
+            score_records(chosen, [r for r, _ in members], {it.item_id: it for _, it in members}, self.run_dir)
+        return [record for record, _, _ in work]
 
 
 def _model_input(run_dir: RunDirectory, record: dict, prompt: AudioAtRates) -> AudioAtRates:

@@ -1,0 +1,47 @@
+"""`--executor ray` on two Ray nodes simulated on this machine (ray.cluster_utils.Cluster): the replicas ask for a
+resource only the second node has, as GPU replicas ask for GPUs; results must equal the in-process run's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rvcbench.runner import RunConfig, run_benchmark
+
+ray = pytest.importorskip("ray")
+FIXTURE_MODELS = Path(__file__).parent / "fixtures" / "models"
+TIMING = {"synth_seconds", "rtf", "traceback"}
+
+
+def comparable(run_dir: Path) -> pd.DataFrame:
+    table = pd.read_parquet(run_dir / "utterances.parquet")
+    table = table.drop(columns=[c for c in table.columns if c in TIMING])
+    return table.sort_values("item_id").reset_index(drop=True)
+
+
+def test_two_nodes_with_a_stand_in_gpu_resource(fixture_models, monkeypatch, tmp_path):
+    """Head node: 1 CPU, no accelerator; worker node: 2 CPUs and the stand-in resource the replicas ask for."""
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("SLOW_ADAPTER_SECONDS", "0.1")
+    env = {"RVCBENCH_MODELS_PATH": str(fixture_models), "SLOW_ADAPTER_SECONDS": "0.1"}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=2, resources={"stand_in_gpu": 2})
+    cluster.wait_for_nodes()
+    try:
+        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": env})
+        config = RunConfig(model="slow", profile="none", limit=6, executor="ray", devices="cpu,cpu",
+                           ray_resources="stand_in_gpu=1")
+        two_nodes = run_benchmark(config, tmp_path / "two-nodes", progress=False)
+        nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+        assert len(nodes) == 2 and sum("stand_in_gpu" in r for r in nodes) == 1
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    here = run_benchmark(RunConfig(model="slow", profile="none", limit=6, device="cpu"), tmp_path / "here",
+                         progress=False)
+    assert two_nodes.summary["ok"] == 6 and two_nodes.summary["run"]["execution"]["kind"] == "ray"
+    pd.testing.assert_frame_equal(comparable(two_nodes.run_dir), comparable(here.run_dir))
