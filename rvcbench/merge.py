@@ -39,10 +39,11 @@ def merge_runs(run_dirs: list[Path], out: Path, *, data_root: str | None = None,
     first = configs[0]
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     config = RunConfig(**{k: v for k, v in first.items() if k in fields})
-    profile = (first.get("profile_file") or {}).get("path") or first["profile"]  # a user profile by its file
-    config = dataclasses.replace(config, profile=profile, shard=None, executor="auto", devices=None, gpus=None, score_devices=None,
-                                 device="cpu", ray_address=None, data_root=data_root or first.get("data_root"))
-    return run_benchmark(config, out, progress=progress)
+    profile = first.get("profile_argument") or first["profile"]  # a user profile by its file
+    config = dataclasses.replace(config, profile=profile, shard=None, executor="inprocess", devices=None, gpus=None,
+                                 score_devices=None, device="cpu", ray_address=None, ray_resources=None,
+                                 data_root=data_root or first.get("data_root"))
+    return run_benchmark(config, out, progress=progress)  # every record is there: it only summarises
 
 
 def _config(run_dir: Path) -> dict:

@@ -195,6 +195,7 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
         "scorers": [{**_meta_dict(s.meta), "version": s.version, "profile_settings": spec.settings}
                     for s, spec in zip(scorers, profile.scorers, strict=True)],
         "profile_file": {"path": str(profile.path), "sha256": profile.sha256} if profile.path else None,
+        "profile_argument": profile.argument(),
         "tasks": tasks_spec,
         "execution": {"kind": execution.kind, "devices": execution.devices,
                       "score_devices": execution.score_devices, "pipeline": config.pipeline,
@@ -219,7 +220,7 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
         spec = StageSpec(kind="synthesis", run_root=str(run_dir.root), model=config.model, weights=config.weights,
                          placement=execution.placement, dataset=dataset,
                          shared_inputs=str(run_dir.root.parent / SHARED_INPUTS_DIR),
-                         profile=str(profile.path) if profile.path else profile.name,
+                         profile=profile.argument(),
                          scorer_weights=overrides())
         driver = Driver(run_dir, synthesis_pool=lambda: _pool(execution, config, spec, execution.devices),
                         scoring_pool=lambda: _pool(execution, config, dataclasses.replace(spec, kind="scoring"),

@@ -35,7 +35,8 @@ class DriveStats:
     scored: int = 0
     clone_seconds: float = 0.0  # inside `clone` calls (per-item shares summed)
     synthesis_stage_seconds: float = 0.0  # inside synthesis replicas (clone + inputs + output checks + writes)
-    scoring_seconds: float = 0.0  # inside scoring replicas
+    scoring_seconds: float = 0.0  # inside scoring replicas (scorer models; loading excluded)
+    load_seconds: float = 0.0  # loading the model and the scorer models, in every replica
     retried_payloads: int = 0
     lost_items: int = 0
     batch_sizes: dict[int, int] = field(default_factory=dict)  # size of the clone call that worked → syntheses
@@ -197,7 +198,7 @@ class Driver:
             pending = self._inflight.pop(future)
             pool = self._pool(pending.kind)
             try:
-                results, seconds = future.result()
+                results, seconds, loading = future.result()
             except pool.lost_errors as exc:
                 if pending.attempts < self.max_attempts:
                     self.stats.retried_payloads += 1
@@ -206,7 +207,8 @@ class Driver:
                     finished.append((pending, self._lost(pending, exc)))
                 continue
             key = "synthesis_stage_seconds" if pending.kind == "synthesis" else "scoring_seconds"
-            setattr(self.stats, key, getattr(self.stats, key) + seconds)
+            setattr(self.stats, key, getattr(self.stats, key) + seconds - loading)
+            self.stats.load_seconds += loading
             finished.append((pending, results))
         return finished
 

@@ -31,13 +31,20 @@ class Replica:
         self.spec, self.device = spec, device
         self._stage = None
 
-    def run(self, payload: list) -> tuple[list, float]:
-        """The stage's results for `payload`, and the seconds spent in the stage (model loading excluded)."""
+    def run(self, payload: list) -> tuple[list, float, float]:
+        """The stage's results for `payload`, the seconds spent in the stage, and the seconds of that spent
+        loading models (the adapter on first use; a scorer the first time it is needed)."""
+        loading = 0.0
         if self._stage is None:
+            start = time.perf_counter()
             self._stage = build_stage(self.spec, self.device)
+            loading = time.perf_counter() - start
+        loaded_before = getattr(self._stage, "load_seconds", 0.0)
         start = time.perf_counter()
         results = self._stage.run(payload)
-        return results, time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        loading += getattr(self._stage, "load_seconds", 0.0) - loaded_before
+        return results, seconds + loading, loading
 
     def close(self) -> None:
         if self._stage is not None and self.spec.kind == "synthesis":

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from rvcbench.errors import RvcbenchError, UnknownNameError
+from rvcbench.store import RunStore
 from rvcbench.leaderboard import schema
 from rvcbench.leaderboard.examples import copy_examples, dataset_files
 from rvcbench.leaderboard.table import file_sha256
@@ -59,12 +60,20 @@ def read_finished_run(run_dir: Path) -> tuple[dict, dict, pd.DataFrame]:
     config = json.loads(run.config_path.read_text(encoding="utf-8"))
     summary = run.read_summary()
     table = pd.read_parquet(run.table_path)
-    records = len(list(run.items.glob("*.json"))) if run.items.is_dir() else len(table)
+    records = _committed_records(run) if run.store_path.is_file() else len(table)
     if records != len(table) or summary.get("items") != len(table):
         raise schema.ResultFileError(f"{run_dir}: {records} item records, {len(table)} table rows and "
                                      f"{summary.get('items')} summarized items disagree; rerun `rvcbench run` with "
                                      "the same settings to finish it")
     return config, summary, table
+
+
+def _committed_records(run: RunDirectory) -> int:
+    store = RunStore(run.store_path, readonly=True)
+    try:
+        return store.record_count()
+    finally:
+        store.close()
 
 
 def add_run(run_dir: Path, results_root: Path = DEFAULT_RESULTS, examples_per_task: int = EXAMPLES_PER_TASK) -> Added:

@@ -8,6 +8,7 @@ under `<scorer>_error`: counted as failures in the summary, never dropped.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,6 +102,7 @@ class ScoringStage:
     def __init__(self, scorers: list[Scorer], run_dir: RunDirectory, device: str) -> None:
         self.scorers, self.run_dir, self.device = scorers, run_dir, device
         self._loaded: set[str] = set()
+        self.load_seconds = 0.0
 
     def run(self, work: list[tuple[dict, WorkItem, tuple[str, ...]]]) -> list[dict]:
         groups: dict[tuple[str, ...], list[tuple[dict, WorkItem]]] = {}
@@ -110,7 +112,9 @@ class ScoringStage:
             chosen = [s for s in self.scorers if s.meta.name in names]
             for scorer in chosen:
                 if scorer.meta.name not in self._loaded:
+                    start = time.perf_counter()
                     scorer.load(self.device)
+                    self.load_seconds += time.perf_counter() - start
                     self._loaded.add(scorer.meta.name)
             score_records(chosen, [r for r, _ in members], {it.item_id: it for _, it in members}, self.run_dir)
         return [record for record, _, _ in work]

@@ -55,6 +55,15 @@ class Profile:
     def scorer_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scorers)
 
+    @property
+    def user_file(self) -> Path | None:
+        """The user's profile file (None for a built-in): what another process passes to `resolve_profile`."""
+        return self.path if self.path is not None and self.path.parent != BUILTIN_DIR else None
+
+    def argument(self) -> str:
+        """What `resolve_profile` takes to give this profile back, in any process: a built-in's name, else the file."""
+        return str(self.user_file) if self.user_file else self.name
+
 
 def _parse(path: Path, *, check_scorers: bool) -> Profile:
     try:
