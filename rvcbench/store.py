@@ -267,6 +267,17 @@ class RunStore:
         finally:
             self._db.execute("DETACH DATABASE other")
 
+    def forget_lost(self) -> int:
+        """Drop the records (and syntheses) of items whose replica was lost (`failure_stage` execution): lost
+        machines are not the model's failures, so a rerun does them again."""
+        lost = '%"failure_stage": "execution"%'
+        count = self._db.execute("SELECT count(*) FROM records WHERE status = 'failed' AND data LIKE ?",
+                                 (lost,)).fetchone()[0]
+        if count:
+            self._write([("DELETE FROM records WHERE status = 'failed' AND data LIKE ?", [(lost,)]),
+                         ("DELETE FROM synth WHERE data LIKE ?", [(lost,)])])
+        return count
+
     def stale_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM stale").fetchone()[0]
 

@@ -45,3 +45,45 @@ def test_two_nodes_with_a_stand_in_gpu_resource(fixture_models, monkeypatch, tmp
                          progress=False)
     assert two_nodes.summary["ok"] == 6 and two_nodes.summary["run"]["execution"]["kind"] == "ray"
     pd.testing.assert_frame_equal(comparable(two_nodes.run_dir), comparable(here.run_dir))
+
+
+def test_a_worker_node_that_dies_mid_run_loses_no_finished_result(fixture_models, monkeypatch, tmp_path):
+    """The node holding the replicas is removed mid-run: committed records stay, the rest fail as `ReplicaLost`
+    (a lost machine, not the model), and a rerun on a new node does exactly those again."""
+    import threading
+    import time
+
+    from ray.cluster_utils import Cluster
+    from run_store import record_count
+
+    import rvcbench.execution.ray_pool as ray_pool
+
+    monkeypatch.setattr(ray_pool, "RECOVERY_SECONDS", 3.0)
+    env = {"RVCBENCH_MODELS_PATH": str(fixture_models), "SLOW_ADAPTER_SECONDS": "0.5"}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker = cluster.add_node(num_cpus=2, resources={"stand_in_gpu": 2})
+    cluster.wait_for_nodes()
+    config = RunConfig(model="slow", profile="none", limit=10, executor="ray", devices="cpu,cpu", batch_size=1,
+                       ray_resources="stand_in_gpu=1")
+    out = tmp_path / "node-lost"
+    try:
+        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": env})
+        outcome: dict = {}
+        thread = threading.Thread(target=lambda: outcome.update(run=run_benchmark(config, out, progress=False)))
+        thread.start()
+        deadline = time.time() + 120
+        while record_count(out) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        cluster.remove_node(worker)
+        thread.join(timeout=300)
+        lost = outcome["run"].summary
+        assert lost["ok"] >= 2 and lost["ok"] + lost["failed"] == 10 and lost["failed"] >= 1
+        assert all("replica lost" in reason for reason in lost["failure_reasons"])
+        cluster.add_node(num_cpus=2, resources={"stand_in_gpu": 2})
+        cluster.wait_for_nodes()
+        again = run_benchmark(config, out, progress=False)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert again.summary["ok"] == 10 and again.synthesized == lost["failed"]

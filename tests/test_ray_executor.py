@@ -101,11 +101,12 @@ def test_the_driver_killed_with_kill_9_resumes_on_rerun(local_cluster, tmp_path)
            "--executor", "ray", "--devices", "cpu", "--ray-cpus-per-actor", "0.5", "--batch-size", "1",
            "--out", str(out)]
     env = {**os.environ, "RVCBENCH_MODELS_PATH": str(FIXTURE_MODELS), "SLOW_ADAPTER_SECONDS": "1.0"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.time() + 180
     while proc.poll() is None and record_count(out) < 2 and time.time() < deadline:
         time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local cluster it started, all at once
     proc.wait()
     done = record_count(out)
     assert 2 <= done < 10 and not (out / "summary.json").exists()

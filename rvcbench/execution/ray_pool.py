@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as concurrent_wait
@@ -25,6 +26,7 @@ from rvcbench.errors import MissingDependencyError, RvcbenchError
 from rvcbench.execution.stages import Replica, StageSpec
 
 MAX_RESTARTS = 2
+RECOVERY_SECONDS = 300.0  # an actor not back by then (its node is gone, nowhere to place it) counts as dead
 INSTALL = "pip install 'rvcbench[ray]'"
 
 
@@ -112,7 +114,7 @@ class RayPool:
                        for name in self.names]
         self.devices = [shape.device] * count
         self._busy = [0] * count
-        self._recovering: dict[int, Future] = {}  # actor index → a ping that answers once it has restarted
+        self._recovering: dict[int, tuple[Future, float]] = {}  # actor → (a ping answered once restarted, since)
         self._dead: set[int] = set()
 
     @property
@@ -139,7 +141,8 @@ class RayPool:
                 gone: Future = Future()
                 gone.set_exception(ReplicasGone(f"all {len(self.actors)} replicas died and used up their restarts"))
                 return gone
-            concurrent_wait(list(self._recovering.values()), return_when=FIRST_COMPLETED)
+            concurrent_wait([ping for ping, _ in self._recovering.values()], timeout=1.0,
+                            return_when=FIRST_COMPLETED)
         index = min(live, key=self._busy.__getitem__)
         self._busy[index] += 1
         future = self.actors[index].run.remote(payload).future()
@@ -149,14 +152,17 @@ class RayPool:
     def _done(self, index: int, future: Future) -> None:
         self._busy[index] -= 1
         if isinstance(future.exception(), self.lost_errors) and index not in self._recovering:
-            self._recovering[index] = self.actors[index].ready.remote().future()  # answers once restarted
+            self._recovering[index] = (self.actors[index].ready.remote().future(), time.monotonic())
 
     def _reap(self) -> None:
-        for index, ping in list(self._recovering.items()):
+        for index, (ping, since) in list(self._recovering.items()):
             if ping.done():
                 del self._recovering[index]
                 if ping.exception() is not None:  # gone for good (its restarts used up)
                     self._dead.add(index)
+            elif time.monotonic() - since > RECOVERY_SECONDS:
+                del self._recovering[index]
+                self._dead.add(index)
 
     def close(self) -> None:
         for index, actor in enumerate(self.actors):

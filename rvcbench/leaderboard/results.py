@@ -19,12 +19,12 @@ from pathlib import Path
 import pandas as pd
 
 from rvcbench.errors import RvcbenchError, UnknownNameError
-from rvcbench.store import RunStore
 from rvcbench.leaderboard import schema
 from rvcbench.leaderboard.examples import copy_examples, dataset_files
 from rvcbench.leaderboard.table import file_sha256
 from rvcbench.leaderboard.validate import load_result
 from rvcbench.results import RunDirectory, replace_folder, write_json_atomic
+from rvcbench.store import RunStore
 
 DEFAULT_RESULTS = Path("leaderboard/results")
 EXAMPLES_PER_TASK = 2
