@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rvcbench.errors import RvcbenchError
-from rvcbench.store import STORE_FILE, RunStore
+from rvcbench.store import STORE_FILE, RunStore, json_default
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 IDENTITY_KEYS = ("model", "adapter_version", "dataset_fingerprint", "profile", "seed", "task", "limit", "noise_dir",
@@ -40,7 +40,7 @@ def write_json_atomic(path: Path, payload: Any, sort_keys: bool = True) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=1, sort_keys=sort_keys, default=_json_default, allow_nan=True)
+            json.dump(payload, handle, indent=1, sort_keys=sort_keys, default=json_default, allow_nan=True)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -57,14 +57,6 @@ def replace_folder(new: Path, destination: Path) -> None:
     os.replace(new, destination)
     if old.exists():
         shutil.rmtree(old)
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _nested_as_json(value: Any) -> Any:

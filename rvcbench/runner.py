@@ -216,7 +216,8 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
             store.replace_plan((it for it in planned if in_shard(it.synth_key, execution.shard)), fingerprint)
         store.set_aside_stale()
         store.forget_lost()  # items a lost replica could not finish are done again
-        run_dir.check_room(int(store.pending_seconds() * BYTES_PER_AUDIO_SECOND))
+        if store.plan_size() > store.record_count():
+            run_dir.check_room(int(store.pending_seconds() * BYTES_PER_AUDIO_SECOND))
         versions = {s.meta.name: s.version for s in scorers}
         spec = StageSpec(kind="synthesis", run_root=str(run_dir.root), model=config.model, weights=config.weights,
                          placement=execution.placement, dataset=dataset,

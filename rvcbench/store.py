@@ -27,6 +27,7 @@ from typing import Any
 from rvcbench.errors import RvcbenchError
 
 STORE_FILE = "run.sqlite"
+SHARED_VALUES = 100_000  # distinct repeated values `record_columns` keeps one copy of
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS plan (item_id TEXT PRIMARY KEY, synth_key TEXT NOT NULL, seconds REAL NOT NULL,
                                  ord INTEGER NOT NULL, memberships TEXT NOT NULL, item BLOB NOT NULL);
@@ -34,16 +35,17 @@ CREATE INDEX IF NOT EXISTS plan_synth ON plan (synth_key);
 CREATE TABLE IF NOT EXISTS synth (synth_key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (item_id TEXT PRIMARY KEY, synth_key TEXT NOT NULL, status TEXT NOT NULL,
                                     scored INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_status ON records (status);
 CREATE TABLE IF NOT EXISTS stale (item_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=_json_default, allow_nan=True)
+    return json.dumps(value, sort_keys=True, default=json_default, allow_nan=True)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     if isinstance(value, Path):
@@ -226,16 +228,23 @@ class RunStore:
             last = rows[-1][0]
             yield [json.loads(data) for _, data in rows]
 
-    def record_columns(self, names: list[str], where: str = "1", params: tuple = ()) -> dict[str, list]:
+    def record_columns(self, names: list[str], where: str = "1", params: tuple = (),
+                       distinct: tuple[str, ...] = ("item_id", "pair_id")) -> dict[str, list]:
         """Selected fields of every record, as columns (what a summary needs, without holding whole records).
 
         Parsed here rather than with SQLite's JSON functions, which reject the NaN a failed metric holds.
         """
         columns: dict[str, list] = {n: [] for n in names}
+        shared: dict = {}  # repeated values (statuses, memberships, reasons) held once, not once per record
         for chunk in self.iter_records(where, params):
             for record in chunk:
                 for name in names:
-                    columns[name].append(record.get(name))
+                    value = record.get(name)
+                    if isinstance(value, list):
+                        value = shared.setdefault(json.dumps(value), value)
+                    elif isinstance(value, str) and name not in distinct and len(shared) < SHARED_VALUES:
+                        value = shared.setdefault(value, value)
+                    columns[name].append(value)
         return columns
 
     def record_keys(self) -> list[str]:

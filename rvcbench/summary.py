@@ -106,7 +106,7 @@ def summarize_records(records: list[dict] | pd.DataFrame, scorer_metas: list[Sco
 
 def summary_fields(scorer_metas: list[ScorerMeta], tasks: list[Task] | None = None) -> list[str]:
     """The record fields `summarize_records` reads: counts, pairing, every metric and count, group columns."""
-    fields = {"item_id", "status", "error_type", "error_message", "memberships", "pair_id", "rtf"}
+    fields = {"status", "error_type", "error_message", "memberships", "pair_id", "rtf"}
     fields |= {m.name for meta in scorer_metas for m in meta.metrics}
     fields |= {part for name, (num, den, _) in CORPUS_RATIOS.items() for part in (num, den)}
     fields |= {column for t in tasks or [] for column in (t.group_by or ())}

@@ -1,10 +1,15 @@
-"""Read a run's database from a test, while or after the run writes it."""
+"""Read a run from a test: its database while or after the run writes it, its table and clips when finished."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
+
+import pandas as pd
+
+TIMING = {"synth_seconds", "rtf", "traceback"}  # differ between any two runs
 
 
 def record_count(run_dir: Path) -> int:
@@ -28,3 +33,14 @@ def synths(run_dir: Path) -> dict[str, dict]:
     """Synthesis results by synth key (one per clip made; items differing only in output transforms share one)."""
     with sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True) as db:
         return {key: json.loads(data) for key, data in db.execute("SELECT synth_key, data FROM synth")}
+
+
+def comparable(run_dir: Path) -> pd.DataFrame:
+    """The run's records without the timing fields, in item order: equal for runs that made the same clips."""
+    table = pd.read_parquet(Path(run_dir) / "utterances.parquet")
+    table = table.drop(columns=[c for c in table.columns if c in TIMING])
+    return table.sort_values("item_id").reset_index(drop=True)
+
+
+def clip_hashes(run_dir: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((Path(run_dir) / "clips").glob("*.wav"))}

@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from run_store import comparable
 
 from rvcbench.runner import RunConfig, run_benchmark
 
 ray = pytest.importorskip("ray")
 FIXTURE_MODELS = Path(__file__).parent / "fixtures" / "models"
-TIMING = {"synth_seconds", "rtf", "traceback"}
-
-
-def comparable(run_dir: Path) -> pd.DataFrame:
-    table = pd.read_parquet(run_dir / "utterances.parquet")
-    table = table.drop(columns=[c for c in table.columns if c in TIMING])
-    return table.sort_values("item_id").reset_index(drop=True)
 
 
 def test_two_nodes_with_a_stand_in_gpu_resource(fixture_models, monkeypatch, tmp_path):

@@ -3,7 +3,6 @@ simulated with ray.cluster_utils.Cluster. Replicas are actors; results must equa
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -14,23 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from run_store import record_count
+from run_store import clip_hashes, comparable, record_count
 
 from rvcbench.runner import RunConfig, run_benchmark
 
 ray = pytest.importorskip("ray")
 FIXTURE_MODELS = Path(__file__).parent / "fixtures" / "models"
-TIMING = {"synth_seconds", "rtf", "traceback"}
-
-
-def comparable(run_dir: Path) -> pd.DataFrame:
-    table = pd.read_parquet(run_dir / "utterances.parquet")
-    table = table.drop(columns=[c for c in table.columns if c in TIMING])
-    return table.sort_values("item_id").reset_index(drop=True)
-
-
-def clip_hashes(run_dir: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((run_dir / "clips").glob("*.wav"))}
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from run_store import clip_hashes, comparable
 
 from rvcbench.batching import BatchLimits, batches_by_duration, is_out_of_memory
 from rvcbench.cli import main
@@ -28,8 +29,6 @@ from rvcbench.runner import RunConfig, run_benchmark
 from rvcbench.scoring import aggregate
 from rvcbench.store import RunStore
 
-TIMING = {"synth_seconds", "rtf", "traceback"}
-
 
 @pytest.fixture
 def cheap_profile(tmp_path: Path) -> str:
@@ -37,17 +36,6 @@ def cheap_profile(tmp_path: Path) -> str:
     path = tmp_path / "cheap.yaml"
     path.write_text("name: cheap\ndescription: MCD and prosody only\nreference: ''\nscorers: [mcd, prosody]\n")
     return str(path)
-
-
-def comparable(run_dir: Path) -> pd.DataFrame:
-    """The run's records without the timing fields (which differ between any two runs)."""
-    table = pd.read_parquet(run_dir / "utterances.parquet")
-    table = table.drop(columns=[c for c in table.columns if c in TIMING])
-    return table.sort_values("item_id").reset_index(drop=True)
-
-
-def clip_hashes(run_dir: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((run_dir / "clips").glob("*.wav"))}
 
 
 def metric_means(summary: dict) -> str:

@@ -184,19 +184,24 @@ def validate_dataset(dataset: Dataset) -> list[str]:
     duplicated = manifest.loc[manifest["pair_id"].duplicated(), "pair_id"].unique()
     for pair_id in duplicated:
         problems.append(f"duplicate pair_id {pair_id!r}")
-    checked: dict[str, str | None] = {}
     root = dataset.root
-    for row in manifest.itertuples(index=False):
+    file_columns = ("prompt_file_name", "target_file_name")
+    names = pd.unique(manifest[list(file_columns)].to_numpy().ravel())
+    checked = {name: audio_file_problem(root, name) for name in names}
+    suspect = manifest["pair_id"].eq("")  # only rows with a problem are visited (a million-row manifest is fine)
+    for column in ("target_text", "prompt_language", "target_language"):
+        suspect |= manifest[column].str.strip().eq("")
+    for column in file_columns:
+        suspect |= manifest[column].map(checked).notna()
+    for row in manifest[suspect].itertuples(index=False):
         where = f"pair {row.pair_id!r}"
         if not row.pair_id:
             problems.append("a row has an empty pair_id")
         for column in ("target_text", "prompt_language", "target_language"):
             if not getattr(row, column).strip():
                 problems.append(f"{where}: empty {column}")
-        for column in ("prompt_file_name", "target_file_name"):
+        for column in file_columns:
             file_name = getattr(row, column)
-            if file_name not in checked:
-                checked[file_name] = audio_file_problem(root, file_name)
             if checked[file_name]:
                 problems.append(f"{where}: {column} {checked[file_name]}")
     return problems

@@ -87,6 +87,8 @@ class Driver:
 
     # -- synthesis ------------------------------------------------------------------------------------------
     def _synthesize_all(self) -> None:
+        if not self._pending_items():  # every planned item has a record (stale ones were set aside)
+            return
         work = self.store.unsynthesized()
         if not work:
             return
