@@ -60,6 +60,7 @@ def test_baseline_clones_intelligibly_and_toward_the_speaker(tmp_path):
     assert 0 < metrics["rtf"]["mean"]
 
 
+@pytest.mark.heavy  # every task spec with real scorers: ~10-15 min on 2 cores (long-form texts through Whisper)
 def test_every_task_runs_end_to_end_with_the_baseline(tmp_path):
     """All task specs, one pair, real scorers: every condition is scored or reported unavailable with a reason."""
     outcome = run_benchmark(RunConfig(model="baseline", limit=1, device="cpu", task="all"), tmp_path / "all",
