@@ -49,6 +49,8 @@ class ModelEnv:
     created: str
     installer: str  # uv, pip, or recorded (made by hand)
     requirements: str | None
+    checkout: str | None = None  # the upstream clone made by `--with-upstream`
+    notes: tuple[str, ...] = ()  # what differs from the pins (a shared torch, ...)
 
     @property
     def ok(self) -> bool:
@@ -87,7 +89,7 @@ def recorded_envs() -> dict[str, ModelEnv]:
         return {}
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return {model: ModelEnv(**entry) for model, entry in raw.items()}
+        return {model: ModelEnv(**{**entry, "notes": tuple(entry.get("notes", ()))}) for model, entry in raw.items()}
     except (json.JSONDecodeError, TypeError) as exc:
         raise ModelEnvError(f"{path} is not a valid environment registry ({exc}); fix or delete it, "
                             "then record the environments again with `rvcbench env create MODEL`") from exc

@@ -23,9 +23,9 @@ class Registry:
         self._targets: dict[str, str] = {}
         self._origins: dict[str, str] = {}
 
-    def register(self, name: str, target: str, origin: str = "built-in") -> None:
-        """Register `name` → `"module:Class"` or `"/path/file.py:Class"`; a name may be taken once."""
-        if name in self._targets and self._targets[name] != target:
+    def register(self, name: str, target: str, origin: str = "built-in", replace: bool = False) -> None:
+        """Register `name` → `"module:Class"` or `"/path/file.py:Class"`; a name may be taken once (unless `replace`)."""
+        if name in self._targets and self._targets[name] != target and not replace:
             raise ValueError(
                 f"{self.kind} name {name!r} is registered twice: {self._targets[name]} "
                 f"({self._origins[name]}) and {target} ({origin})"

@@ -63,18 +63,22 @@ def test_weights_option_only_for_adapters_that_load_weights():
 def test_upstream_checkout_names_the_clone_command_and_goes_on_sys_path(tmp_path, monkeypatch):
     import sys
 
+    from rvcbench.adapters.contract import UpstreamCheckout
     from rvcbench.adapters.support import upstream_checkout
 
-    args = ("DEMO_ROOT", "demo", "https://github.com/org/demo.git", "abc123", "demo/__init__.py")
+    monkeypatch.setenv("RVCBENCH_ENVS_DIR", str(tmp_path / "envs"))  # nothing recorded
+    checkout = UpstreamCheckout("DEMO_ROOT", "https://github.com/org/demo.git", "abc123", "demo/__init__.py")
     monkeypatch.delenv("DEMO_ROOT", raising=False)
-    with pytest.raises(MissingDependencyError, match=r"git clone --recursive https://github.com/org/demo.git"):
-        upstream_checkout(*args)
+    with pytest.raises(MissingDependencyError, match=r"env create demo --with-upstream.*git clone --recursive "
+                                                     r"https://github.com/org/demo.git"):
+        upstream_checkout(checkout, "demo")
     monkeypatch.setenv("DEMO_ROOT", str(tmp_path))
     with pytest.raises(MissingDependencyError, match=r"no demo/__init__.py.*checkout abc123"):
-        upstream_checkout(*args)
+        upstream_checkout(checkout, "demo")
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "__init__.py").write_text("")
     monkeypatch.setattr(sys, "path", list(sys.path))
-    root = upstream_checkout(*args, import_paths=("", "third_party"))
+    root = upstream_checkout(UpstreamCheckout("DEMO_ROOT", "https://github.com/org/demo.git", "abc123",
+                                              "demo/__init__.py", ("", "third_party")), "demo")
     assert root == tmp_path.resolve()
     assert sys.path[:2] == [str(root), str(root / "third_party")]

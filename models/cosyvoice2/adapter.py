@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 from rvcbench.adapters import support
-from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
 
 REPO_ID = "FunAudioLLM/CosyVoice2-0.5B"
 UPSTREAM = "https://github.com/FunAudioLLM/CosyVoice.git"
@@ -51,6 +51,8 @@ class Adapter(VoiceCloner):
                                    "CUDA GPU recommended")
     version: ClassVar[str] = "1"
     weights_id: ClassVar[str] = REPO_ID
+    checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(
+        ROOT_ENV, UPSTREAM, COMMIT, "cosyvoice/cli/cosyvoice.py", ("", "third_party/Matcha-TTS"))
     license: ClassVar[str] = "Apache-2.0"
     stack_modules: ClassVar[tuple[str, ...]] = ("torch", "torchaudio", "hyperpyyaml", "onnxruntime", "whisper",
                                                 "transformers", "modelscope", "diffusers", "conformer", "inflect")
@@ -63,8 +65,7 @@ class Adapter(VoiceCloner):
         model_dir = support.resolve_weights(self.weights_spec(), REPO_ID, self.name, required_files=WEIGHT_FILES)
         for module in self.stack_modules:
             support.require(module, self.name)
-        support.upstream_checkout(ROOT_ENV, self.name, UPSTREAM, COMMIT, marker="cosyvoice/cli/cosyvoice.py",
-                                  import_paths=("", "third_party/Matcha-TTS"))
+        support.upstream_checkout(self.checkout, self.name)
         cosyvoice = support.require("cosyvoice.cli.cosyvoice", self.name, f"check the checkout in {ROOT_ENV}")
         self._model = cosyvoice.CosyVoice2(str(model_dir), load_jit=False, load_trt=False, fp16=False)
         if self._model.sample_rate != self.sample_rate:

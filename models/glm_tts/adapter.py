@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from rvcbench.adapters import support
-from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
 
 REPO_ID = "zai-org/GLM-TTS"
 UPSTREAM = "https://github.com/zai-org/GLM-TTS.git"
@@ -74,6 +74,7 @@ class Adapter(VoiceCloner):
                                    "CUDA GPU required (upstream calls .cuda())")
     version: ClassVar[str] = "1"
     weights_id: ClassVar[str] = REPO_ID
+    checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, UPSTREAM, COMMIT, "glmtts_inference.py")
     license: ClassVar[str] = "MIT"
     stack_modules: ClassVar[tuple[str, ...]] = ("torch", "torchaudio", "transformers", "hyperpyyaml", "onnxruntime",
                                                 "safetensors", "tn", "inflect", "contractions", "pypinyin")
@@ -88,7 +89,7 @@ class Adapter(VoiceCloner):
         weights = support.resolve_weights(self.weights_spec(), REPO_ID, self.name, required_files=WEIGHT_FILES)
         for module in self.stack_modules:
             support.require(module, self.name)
-        checkout = support.upstream_checkout(ROOT_ENV, self.name, UPSTREAM, COMMIT, marker="glmtts_inference.py")
+        checkout = support.upstream_checkout(self.checkout, self.name)
         self._workdir = make_workdir(checkout, weights)
         weakref.finalize(self, shutil.rmtree, self._workdir, True)  # only links: nothing of the user's is removed
         with inside(self._workdir):

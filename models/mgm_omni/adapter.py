@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from rvcbench.adapters import support
-from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
 
 KEY = "mgm_omni"
 MODEL_ID = "wcy1122/MGM-Omni-TTS-2B-0927"
@@ -58,6 +58,8 @@ class Adapter(VoiceCloner):
     requirements: ClassVar[str] = f"models/mgm_omni/requirements.txt + a clone of MGM-Omni in ${ROOT_ENV}; CUDA GPU"
     version: ClassVar[str] = "1"
     weights_id: ClassVar[str] = MODEL_ID
+    checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(
+        ROOT_ENV, REPO_URL, COMMIT, "mgm/model/language_model/mgm_tts.py", ("", "third_party/Matcha-TTS", "third_party"))
     license: ClassVar[str] = "Apache-2.0 (code); weights: see the Hugging Face model card"
     stack_modules: ClassVar[tuple[str, ...]] = ("mgm", "cosyvoice", "torch", "transformers")
 
@@ -70,8 +72,7 @@ class Adapter(VoiceCloner):
 
     def load(self, device: str) -> None:
         weights = support.resolve_weights(self.weights_spec(), MODEL_ID, KEY, required_files=REQUIRED_FILES)
-        support.upstream_checkout(ROOT_ENV, KEY, REPO_URL, COMMIT, "mgm/model/language_model/mgm_tts.py",
-                                  import_paths=("", "third_party/Matcha-TTS", "third_party"))
+        support.upstream_checkout(self.checkout, self.name)
         # builder: registers MGM-Omni's classes and patches GenerationMixin as upstream's loader does.
         builder = support.require("mgm.model.builder", KEY)
         torch = support.require("torch", KEY)

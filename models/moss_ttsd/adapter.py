@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from rvcbench.adapters import support
-from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
 from rvcbench.errors import RvcbenchError
 
 KEY = "moss_ttsd"
@@ -60,6 +60,7 @@ class Adapter(VoiceCloner):
     requirements: ClassVar[str] = f"models/moss_ttsd/requirements.txt + a clone of MOSS-TTSD v0.7 in ${ROOT_ENV}; GPU"
     version: ClassVar[str] = "1"
     weights_id: ClassVar[str] = MODEL_ID
+    checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, REPO_URL, COMMIT, "modeling_asteroid.py")
     license: ClassVar[str] = "Apache-2.0"
     stack_modules: ClassVar[tuple[str, ...]] = ("generation_utils", "modeling_asteroid", "XY_Tokenizer", "torch",
                                                 "torchaudio", "transformers")
@@ -71,7 +72,7 @@ class Adapter(VoiceCloner):
 
     def load(self, device: str) -> None:
         model_dir = support.resolve_weights(self.weights_spec(), MODEL_ID, KEY, required_files=MODEL_FILES)
-        root = support.upstream_checkout(ROOT_ENV, KEY, REPO_URL, COMMIT, "modeling_asteroid.py")
+        root = support.upstream_checkout(self.checkout, self.name)
         codec = self._codec_checkpoint(root)
         self._utils = support.require("generation_utils", KEY)
         torch = support.require("torch", KEY)

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from rvcbench.adapters import support
-from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
 from rvcbench.errors import MissingDependencyError
 
 UPSTREAM = "https://github.com/ozspeech/OZSpeech.git"
@@ -70,6 +70,7 @@ class Adapter(VoiceCloner):
                                    f"the Google Drive checkpoint; CPU works, GPU faster")
     version: ClassVar[str] = "1"
     weights_id: ClassVar[str] = DEFAULT_WEIGHTS
+    checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, UPSTREAM, COMMIT, "zact/models/zact.py")
     license: ClassVar[str] = "no licence stated upstream for OZSpeech code or weights; FaCodec Apache-2.0"
     stack_modules: ClassVar[tuple[str, ...]] = ("torch", "librosa", "omegaconf", "lightning", "transformers",
                                                 "g2p_en", "unidecode", "inflect", "einops", "gdown", "wget")
@@ -84,7 +85,7 @@ class Adapter(VoiceCloner):
         for module in self.stack_modules:
             support.require(module, self.name)
         omegaconf, self._torch = support.require("omegaconf", self.name), support.require("torch", self.name)
-        root = support.upstream_checkout(ROOT_ENV, self.name, UPSTREAM, COMMIT, marker="zact/models/zact.py")
+        root = support.upstream_checkout(self.checkout, self.name)
         zact = support.require("zact", self.name, f"check the checkout in {ROOT_ENV}")
         codec = support.require("zact.models.facodec", self.name, f"check the checkout in {ROOT_ENV}")
         codec_cfg = omegaconf.OmegaConf.load(root / "configs" / "codec.yaml")

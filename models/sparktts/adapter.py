@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from rvcbench.adapters import support
-from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
 
 REPO_ID = "SparkAudio/Spark-TTS-0.5B"
 UPSTREAM = "https://github.com/SparkAudio/Spark-TTS.git"
@@ -45,6 +45,7 @@ class Adapter(VoiceCloner):
     requirements: ClassVar[str] = f"models/sparktts/requirements.txt + a checkout of {UPSTREAM} in {ROOT_ENV}; GPU"
     version: ClassVar[str] = "1"
     weights_id: ClassVar[str] = REPO_ID
+    checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, UPSTREAM, COMMIT, "cli/SparkTTS.py")
     license: ClassVar[str] = "CC-BY-NC-SA-4.0"
     stack_modules: ClassVar[tuple[str, ...]] = ("torch", "transformers", "soundfile", "soxr", "omegaconf", "einx",
                                                 "einops", "safetensors")
@@ -58,7 +59,7 @@ class Adapter(VoiceCloner):
         for module in self.stack_modules:
             support.require(module, self.name)
         torch = support.require("torch", self.name)
-        support.upstream_checkout(ROOT_ENV, self.name, UPSTREAM, COMMIT, marker="cli/SparkTTS.py")
+        support.upstream_checkout(self.checkout, self.name)
         spark = support.require("cli.SparkTTS", self.name, f"check the checkout in {ROOT_ENV}")
         self._model = spark.SparkTTS(model_dir, torch.device(device))
         if self._model.sample_rate != self.sample_rate:

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from rvcbench.adapters import support
-from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
 
 REPO_ID = "yl4579/StyleTTS2-LibriTTS"
 UPSTREAM = "https://github.com/yl4579/StyleTTS2.git"
@@ -52,6 +52,7 @@ class Adapter(VoiceCloner):
                                    f"in {ROOT_ENV}; GPU recommended")
     version: ClassVar[str] = "1"
     weights_id: ClassVar[str] = REPO_ID
+    checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, UPSTREAM, COMMIT, "Modules/diffusion/sampler.py")
     license: ClassVar[str] = "StyleTTS2 pre-trained model terms (disclose synthetic speech); code MIT"
     stack_modules: ClassVar[tuple[str, ...]] = ("torch", "torchaudio", "librosa", "yaml", "munch", "phonemizer",
                                                 "nltk", "transformers", "einops", "monotonic_align")
@@ -67,7 +68,7 @@ class Adapter(VoiceCloner):
         import yaml
 
         torch = support.require("torch", self.name)
-        root = support.upstream_checkout(ROOT_ENV, self.name, UPSTREAM, COMMIT, marker="Modules/diffusion/sampler.py")
+        root = support.upstream_checkout(self.checkout, self.name)
         hint = f"check the checkout in {ROOT_ENV}"
         models, utils = support.require("models", self.name, hint), support.require("utils", self.name, hint)
         sampling = support.require("Modules.diffusion.sampler", self.name, hint)

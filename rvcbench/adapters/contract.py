@@ -15,6 +15,23 @@ ANY_LANGUAGE = "*"  # in `languages`: the adapter takes every language
 
 
 @dataclass(frozen=True)
+class UpstreamCheckout:
+    """An upstream project that runs from a clone (not an installable package), pinned to one commit.
+
+    `variable` names the environment variable that points at the clone; `rvcbench env create MODEL
+    --with-upstream` makes the clone and records it, so the variable is needed only for a clone made by
+    hand. `marker` is a file every such clone has (a wrong folder is caught before the model is built);
+    `import_paths` (relative to the clone) go to the front of `sys.path`, in the order given.
+    """
+
+    variable: str
+    repo: str
+    commit: str
+    marker: str
+    import_paths: tuple[str, ...] = ("",)
+
+
+@dataclass(frozen=True)
 class CloneRequest:
     """One clone to make: speak `target_text` in the voice of `prompt_audio`.
 
@@ -54,6 +71,8 @@ class VoiceCloner:
     requirements: ClassVar[str] = ""  # one line: what it needs to run (packages, weights, GPU)
     version: ClassVar[str] = "0"  # adapter code version; bump when outputs change
     weights_id: ClassVar[str] = ""  # default checkpoint (a Hugging Face id); "" for adapters without weights
+    extra_weights: ClassVar[tuple[str, ...]] = ()  # other Hugging Face ids `load` reads (codecs, tokenizers)
+    checkout: ClassVar[UpstreamCheckout | None] = None  # the upstream clone `load` runs from, if any
     license: ClassVar[str] = ""  # licence of the weights, shown on the leaderboard
     stack_modules: ClassVar[tuple[str, ...]] = ()  # modules the model needs; when one does not import here,
     # the runner runs the adapter in a worker inside the model's own environment (`rvcbench env create`)

@@ -18,6 +18,7 @@ from types import ModuleType
 
 import numpy as np
 
+from rvcbench.adapters.contract import UpstreamCheckout
 from rvcbench.audio import resample, save_audio
 from rvcbench.errors import MissingDependencyError
 
@@ -122,27 +123,36 @@ def as_waveform(output, model: str) -> np.ndarray:
     return wave
 
 
-def upstream_checkout(env_var: str, model: str, repo_url: str, commit: str, marker: str,
-                      import_paths: tuple[str, ...] = ("",)) -> Path:
-    """The local checkout of an upstream project that is not an installable package, put on `sys.path`.
+def upstream_checkout(checkout: UpstreamCheckout, model: str) -> Path:
+    """The local clone of `checkout` for `model`, put on `sys.path`.
 
     Some projects only run from a clone (they import their own folders, or vendored code under
-    `third_party/`, by bare name). The user names the clone in the environment variable `env_var`;
-    `marker` (a file every such clone has) catches a wrong folder here rather than deep in the model.
-    `import_paths` (relative to the clone) go to the front of `sys.path`, in the order given.
+    `third_party/`, by bare name). The clone is the one named by `checkout.variable` when it is set, else
+    the one `rvcbench env create MODEL --with-upstream` recorded; `checkout.marker` catches a wrong folder
+    here rather than deep in the model.
     """
     import sys
 
-    hint = (f"`git clone --recursive {repo_url} DIR && git -C DIR checkout {commit}` "
-            f"(then `git -C DIR submodule update --init --recursive`), and set {env_var}=DIR")
-    root = os.environ.get(env_var, "").strip()
+    from rvcbench.model_envs import recorded_env
+
+    hint = (f"`rvcbench env create {model} --with-upstream`, or by hand `git clone --recursive {checkout.repo} DIR "
+            f"&& git -C DIR checkout {checkout.commit} && git -C DIR submodule update --init --recursive` "
+            f"and set {checkout.variable}=DIR")
+    root = os.environ.get(checkout.variable, "").strip()
+    where = checkout.variable
     if not root:
-        raise MissingDependencyError(f"model {model!r} runs from a checkout of {repo_url}: {hint}.")
+        recorded = recorded_env(model)
+        root = (recorded.checkout or "") if recorded else ""
+        where = f"the checkout recorded for {model}"
+    if not root:
+        raise MissingDependencyError(f"model {model!r} runs from a checkout of {checkout.repo} at "
+                                     f"{checkout.commit}: {hint}.")
     path = Path(root).expanduser().resolve()
-    if not (path / marker).exists():
+    if not (path / checkout.marker).exists():
         raise MissingDependencyError(
-            f"model {model!r}: {env_var}={path} is not a checkout of {repo_url} (it has no {marker}): {hint}.")
-    for relative in reversed(import_paths):
+            f"model {model!r}: {where} ({path}) is not a checkout of {checkout.repo} (it has no "
+            f"{checkout.marker}): {hint}.")
+    for relative in reversed(checkout.import_paths):
         entry = str(path / relative)
         if entry in sys.path:
             sys.path.remove(entry)

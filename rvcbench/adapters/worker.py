@@ -1,6 +1,9 @@
 """The worker process: one adapter, loaded once, served over the protocol of `rvcbench.adapters.protocol`.
 
-    python -m rvcbench.adapters.worker MODEL [--weights W]
+    python -m rvcbench.adapters.worker MODEL [--weights W] [--adapter-file FILE]
+
+`--adapter-file` serves the class `Adapter` of FILE as MODEL instead of the registered adapter (the
+random-weight checks of `rvcbench.adapters.random_weights` run their check adapter this way).
 
 The runner starts this with the interpreter of the model's own environment when the model's stack does
 not import in the main one. Messages travel on the process's original stdin/stdout, which are claimed
@@ -15,6 +18,7 @@ import argparse
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import BinaryIO
 
 from rvcbench.adapters.contract import VoiceCloner
@@ -90,11 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rvcbench.adapters.worker")
     parser.add_argument("model")
     parser.add_argument("--weights", default=None)
+    parser.add_argument("--adapter-file", default=None)
     args = parser.parse_args(argv)
-    from rvcbench.adapters.registry import create_adapter
+    from rvcbench.adapters.registry import build_registry, create_adapter
 
     try:
-        adapter = create_adapter(args.model, weights=args.weights)
+        registry = build_registry()
+        if args.adapter_file:
+            registry.register(args.model, f"{Path(args.adapter_file).resolve()}:Adapter", replace=True)
+        adapter = create_adapter(args.model, registry, weights=args.weights)
     except Exception as exc:  # noqa: BLE001 — the runner shows why the adapter cannot be built in this environment
         write_message(messages_out, error_message(exc))
         return 1

@@ -77,8 +77,9 @@ class WorkerCloner(VoiceCloner):
     """Forwards `load` and `clone` to `python -m rvcbench.adapters.worker MODEL` run by `python`."""
 
     def __init__(self, model: str, python: str, *, weights: str | None = None, env_path: str | None = None,
-                 max_restarts: int = DEFAULT_MAX_RESTARTS) -> None:
+                 max_restarts: int = DEFAULT_MAX_RESTARTS, adapter_file: str | None = None) -> None:
         self.model = model
+        self.adapter_file = adapter_file
         self.python = python
         self.env_path = env_path
         self.max_restarts = max_restarts
@@ -136,6 +137,8 @@ class WorkerCloner(VoiceCloner):
         command = [self.python, "-m", "rvcbench.adapters.worker", self.model]
         if self._requested_weights:
             command += ["--weights", self._requested_weights]
+        if self.adapter_file:
+            command += ["--adapter-file", self.adapter_file]
         try:
             proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
