@@ -112,9 +112,19 @@ def new_adapter(name: str, models_dir: Path | None) -> None:
 @click.option("--executor", type=click.Choice(["auto", "inprocess", "worker"]), default="auto", show_default=True,
               help="Where the model runs (as for `rvcbench run`).")
 @click.option("--weights", default=None, help="The model's checkpoint: a local folder or a Hugging Face id.")
-def check_adapter(model: str, device: str, executor: str, weights: str | None) -> None:
+@click.option("--random-weights", is_flag=True,
+              help="Run models/MODEL/random_weight_check.py instead: the upstream code with random weights, through "
+                   "the worker in the model's environment; writes models/MODEL/random_weight_check.json.")
+@click.option("--python", "python", default=None,
+              help="With --random-weights: the interpreter of the environment to use (default: the recorded one).")
+def check_adapter(model: str, device: str, executor: str, weights: str | None, random_weights: bool,
+                  python: str | None) -> None:
     """Run the conformance checks every adapter must pass; exits 1 when one fails."""
     from rvcbench.adapters.conformance import format_row, run_checks
+
+    if random_weights:
+        _check_random_weights(model, "cpu" if device == "auto" else device, python)
+        return
     from rvcbench.adapters.executors import close_adapter, open_adapter
     from rvcbench.environment import resolve_device
 
@@ -127,5 +137,21 @@ def check_adapter(model: str, device: str, executor: str, weights: str | None) -
     failed = [r.check for r in results if r.passed is False]
     click.echo(f"{model}: {len(results) - len(failed)} of {len(results)} checks passed"
                + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if failed:
+        sys.exit(1)
+
+
+def _check_random_weights(model: str, device: str, python: str | None) -> None:
+    from rvcbench.adapters.conformance import format_row
+    from rvcbench.adapters.random_weights import check_file_of, run_random_weight_check, write_record
+
+    click.echo(f"{'check':<18} {'':<5} detail")
+    report = run_random_weight_check(model, python=python, device=device,
+                                     on_result=lambda r: click.echo(format_row(r)))
+    path = write_record(report, check_file_of(model))
+    failed = [r.check for r in report.results if r.passed is False]
+    click.echo(f"{model} (random weights, {report.record['seconds']:g} s): "
+               f"{len(report.results) - len(failed)} of {len(report.results)} checks passed"
+               + (f"; failed: {', '.join(failed)}" if failed else "") + f"; recorded in {path}")
     if failed:
         sys.exit(1)

@@ -24,7 +24,7 @@ class Registry:
         self._origins: dict[str, str] = {}
 
     def register(self, name: str, target: str, origin: str = "built-in", replace: bool = False) -> None:
-        """Register `name` → `"module:Class"` or `"/path/file.py:Class"`; a name may be taken once (unless `replace`)."""
+        """Register `name` → `"module:Class"` or `"/path/file.py:Class"`; once, unless `replace`."""
         if name in self._targets and self._targets[name] != target and not replace:
             raise ValueError(
                 f"{self.kind} name {name!r} is registered twice: {self._targets[name]} "

@@ -1,0 +1,63 @@
+"""The random-weight harness: a check adapter run through a real worker process, its checks, its record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rvcbench.adapters.random_weights import RECORD_FILE, run_random_weight_check
+from rvcbench.cli import main
+
+TINYNET = Path(__file__).parent / "fixtures" / "random_weights" / "tinynet"
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "models"
+    shutil.copytree(TINYNET, folder / "tinynet")
+    monkeypatch.setenv("RVCBENCH_MODELS_PATH", str(folder))
+    monkeypatch.setenv("RVCBENCH_ENVS_DIR", str(tmp_path / "envs"))
+    return folder
+
+
+def test_a_sound_adapter_passes_every_check_through_the_worker_and_is_recorded(models_dir):
+    result = CliRunner().invoke(main, ["check-adapter", "tinynet", "--random-weights", "--python", sys.executable])
+    assert result.exit_code == 0, result.output
+    record = json.loads((models_dir / "tinynet" / RECORD_FILE).read_text())
+    checks = {r["check"]: r for r in record["results"]}
+    assert record["passed"] and record["check"] == "random weights through the worker"
+    assert {"worker", "load", "outputs", "sample rate", "batch == single", "deterministic", "seed used",
+            "failure reasons"} <= set(checks)
+    assert all(r["passed"] for r in record["results"])
+    assert "lengths as upstream's arithmetic gives" in checks["outputs"]["detail"]
+    assert record["distributions"]["numpy"] and record["adapter_version"] == "1"
+    assert "unsupported language" in checks["failure reasons"]["detail"]
+
+
+def test_items_leaking_into_each_other_fail_batch_equals_single(models_dir, monkeypatch):
+    monkeypatch.setenv("TINYNET_LEAK", "1")  # inherited by the worker
+    report = run_random_weight_check("tinynet", python=sys.executable)
+    failed = {r.check for r in report.results if r.passed is False}
+    assert "batch == single" in failed and not report.passed
+
+
+def test_a_wrong_length_and_a_missing_check_are_reported(models_dir):
+    check = models_dir / "tinynet" / "random_weight_check.py"
+    check.write_text(check.read_text().replace("real.HOP * len", "2 * real.HOP * len"))
+    report = run_random_weight_check("tinynet", python=sys.executable)
+    outputs = next(r for r in report.results if r.check == "outputs")
+    assert outputs.passed is False and "expected" in outputs.detail
+    check.unlink()
+    result = CliRunner().invoke(main, ["check-adapter", "tinynet", "--random-weights"])
+    assert result.exit_code != 0 and "has no random-weight check" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_recorded_environment_names_the_command(models_dir):
+    result = CliRunner().invoke(main, ["check-adapter", "tinynet", "--random-weights"])
+    assert result.exit_code != 0 and "rvcbench env create tinynet --shared-torch" in result.output
