@@ -27,24 +27,85 @@ def env() -> None:
               help="Interpreter (path or, with uv, a version such as 3.10) for the environment; default: this one.")
 @click.option("--installer", type=click.Choice(["uv", "pip"]), default=None,
               help="Default: uv when it is on PATH, else venv + pip.")
+@click.option("--shared-torch", is_flag=True,
+              help="Read this environment's torch and torchaudio from one shared folder instead of installing the "
+                   "pinned torch (saves gigabytes per model; the replaced pins are recorded).")
+@click.option("--with-upstream", is_flag=True,
+              help="Also clone the upstream checkout at its pinned commit (models that run from a clone).")
+@click.option("--with-weights", is_flag=True,
+              help="Also download the model's weights (and the extra ones its load reads) into the weights store.")
+@click.option("--weights-from", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="With --with-weights: copy from this folder of <org>/<name>/ repositories instead of the Hub.")
 @click.option("--dry-run", is_flag=True, help="Print the commands, run nothing.")
-@click.option("--force", is_flag=True, help="Rebuild an environment that exists already.")
-def env_create(model: str, python: str | None, installer: str | None, dry_run: bool, force: bool) -> None:
-    """Create MODEL's environment from models/MODEL/requirements.txt (plus rvcbench) and record it."""
+@click.option("--force", is_flag=True, help="Rebuild an environment (and checkout) that exists already.")
+def env_create(model: str, python: str | None, installer: str | None, shared_torch: bool, with_upstream: bool,
+               with_weights: bool, weights_from: Path | None, dry_run: bool, force: bool) -> None:
+    """Create MODEL's environment from models/MODEL/requirements.txt (plus rvcbench) and record it.
+
+    With --with-upstream and --with-weights, everything `rvcbench run --model MODEL` needs is then in place, with
+    no environment variable set by hand. When the environment exists already (and no --force), only the checkout
+    and weights asked for are added.
+    """
     from rvcbench.adapters.registry import build_registry
-    from rvcbench.model_envs import check_modules, create_env, plan_create, requirements_file
+    from rvcbench.model_envs import check_modules, create_env, plan_create, recorded_env, requirements_file
 
     registry = build_registry()
+    cls = registry.get(model)
     requirements = requirements_file(model, registry.target(model), registry.origin(model))
-    plan = plan_create(model, requirements, python=python, installer=installer)
+    checkout = cls.checkout if with_upstream else None
+    if with_upstream and checkout is None:
+        click.echo(f"{model} runs from its installed package: no upstream checkout to clone")
+    weight_ids = [cls.weights_id, *cls.extra_weights] if with_weights else []
+    plan = plan_create(model, requirements, python=python, installer=installer, shared_torch=shared_torch,
+                       checkout=checkout)
     if dry_run:
         click.echo(f"# would create {plan.env_path} with {plan.installer}:")
+        for path in plan.files:
+            click.echo(f"# write {path}")
         for command in plan.commands:
             click.echo(shlex.join(command))
+        for repo_id in weight_ids:
+            click.echo(f"# download {repo_id}" + (f" from {weights_from}" if weights_from else " from the Hub"))
         return
-    created = create_env(plan, force=force, echo=click.echo)
-    click.echo(f"recorded the environment of {model}: {created.path} (Python {created.python_version})")
-    _report(check_modules(created.python, _modules(registry.get(model))))
+    existing = recorded_env(model)
+    if existing and plan.env_path.exists() and not force and (checkout or weight_ids):
+        click.echo(f"{model}: the environment {existing.path} exists (rebuild it with --force); adding the rest")
+        _add_checkout(model, plan, existing)
+    else:
+        created = create_env(plan, force=force, echo=click.echo)
+        click.echo(f"recorded the environment of {model}: {created.path} (Python {created.python_version})")
+        _report(check_modules(created.python, _modules(cls)))
+    _download_weights(weight_ids, weights_from)
+
+
+def _add_checkout(model: str, plan, existing) -> None:
+    """Clone the upstream beside an existing environment and record it there."""
+    import subprocess
+
+    from rvcbench.model_envs import record_env
+
+    if plan.checkout is None:
+        return
+    if plan.checkout.exists():
+        click.echo(f"the checkout {plan.checkout} exists already (rebuild both with --force)")
+    else:
+        for command in plan.commands[-3:]:
+            click.echo("$ " + shlex.join(command))
+            if subprocess.run(command).returncode != 0:
+                raise click.ClickException(f"cloning the upstream of {model} failed at: {shlex.join(command)}")
+    record_env(model, Path(existing.path), installer=existing.installer,
+               requirements=Path(existing.requirements) if existing.requirements else None,
+               checkout=plan.checkout, notes=existing.notes)
+    click.echo(f"recorded the checkout of {model}: {plan.checkout}")
+
+
+def _download_weights(repo_ids: list[str], source: Path | None) -> None:
+    from rvcbench import weights_store
+
+    for repo_id in repo_ids:
+        found = weights_store.download(repo_id, source=source, echo=click.echo)
+        click.echo(f"  {repo_id}: {found.files} files, {found.bytes / 1e6:.1f} MB, sha256 {found.sha256[:16]} "
+                   f"in {found.path}")
 
 
 @env.command("list")
@@ -64,17 +125,30 @@ def env_list() -> None:
 
 @env.command("check")
 @click.argument("model")
-def env_check(model: str) -> None:
-    """Import MODEL's stack in its environment (or here, when none is recorded) and report what is missing."""
+@click.option("--rehash", is_flag=True, help="Recompute the weights' SHA-256 (slow for large checkpoints).")
+def env_check(model: str, rehash: bool) -> None:
+    """MODEL's environment (its stack imports), its upstream checkout and its weights, in one table; exit 1 if short."""
     from rvcbench.adapters.registry import build_registry
-    from rvcbench.model_envs import check_modules, recorded_env
+    from rvcbench.model_envs import check_modules, checkout_state, recorded_env, weights_state
 
     cls = build_registry().get(model)
     found = recorded_env(model)
     python = found.python if found else sys.executable
     where = f"its environment {found.path}" if found else f"this environment {sys.prefix} (none recorded for it)"
     click.echo(f"checking {model} in {where}")
-    if not _report(check_modules(python, _modules(cls))):
+    for note in found.notes if found else ():
+        click.echo(f"  note: {note}")
+    good = _report(check_modules(python, _modules(cls)))
+    rows = []
+    if cls.checkout is not None:
+        rows.append(checkout_state(model, cls.checkout))
+    rows += [weights_state(repo_id, model, rehash) for repo_id in (cls.weights_id, *cls.extra_weights) if repo_id]
+    if rows:
+        click.echo(f"  {'part':<34} {'state':<8} detail")
+    for part, ok, detail in rows:
+        click.echo(f"  {part:<34} {'ok' if ok else 'MISSING':<8} {detail}")
+        good &= ok
+    if not good:
         sys.exit(1)
 
 

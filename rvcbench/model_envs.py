@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -65,6 +65,9 @@ class CreatePlan:
     installer: str
     requirements: Path
     commands: list[list[str]]
+    files: dict[Path, str] = field(default_factory=dict)  # written before the commands run
+    notes: tuple[str, ...] = ()  # where the environment differs from the pins, and why
+    checkout: Path | None = None  # the upstream clone the commands make
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,8 @@ def recorded_env(model: str) -> ModelEnv | None:
     return recorded_envs().get(model)
 
 
-def record_env(model: str, env_path: Path, *, installer: str = "recorded",
-               requirements: Path | None = None) -> ModelEnv:
+def record_env(model: str, env_path: Path, *, installer: str = "recorded", requirements: Path | None = None,
+               checkout: Path | None = None, notes: tuple[str, ...] = ()) -> ModelEnv:
     """Record `env_path` (a virtual environment) as the environment of `model`."""
     python = env_python(Path(env_path))
     if not python.exists():
@@ -109,7 +112,8 @@ def record_env(model: str, env_path: Path, *, installer: str = "recorded",
                              capture_output=True, text=True, check=True).stdout.strip()
     env = ModelEnv(model=model, path=str(Path(env_path).absolute()), python=str(python.absolute()),
                    python_version=version, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   installer=installer, requirements=str(requirements) if requirements else None)
+                   installer=installer, requirements=str(requirements) if requirements else None,
+                   checkout=str(Path(checkout).absolute()) if checkout else None, notes=tuple(notes))
     envs = recorded_envs()
     envs[model] = env
     registry = envs_dir() / REGISTRY_FILE
@@ -157,9 +161,46 @@ def _has_requirements(path: Path) -> bool:
     return any(lines)
 
 
+TORCH_DISTRIBUTIONS = ("torch", "torchaudio", "torchvision")
+REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def checkouts_dir() -> Path:
+    return envs_dir() / "_checkouts"
+
+
+def shared_torch_dir() -> Path:
+    """One torch install (the main environment's versions) that every `--shared-torch` environment reads."""
+    return envs_dir() / "_shared" / f"torch-{_version('torch')}"
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution).split("+")[0]
+    except metadata.PackageNotFoundError as exc:
+        raise ModelEnvError(f"--shared-torch shares this environment's {distribution}, which is not installed "
+                            f"here ({sys.prefix})") from exc
+
+
+def split_torch_pins(requirements: Path) -> tuple[list[str], list[str]]:
+    """The requirement lines without torch, torchaudio, torchvision; and those lines."""
+    kept, torch_lines = [], []
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        match = REQUIREMENT_NAME.match(line.split("#", 1)[0])
+        name = match.group(1).lower().replace("_", "-") if match else ""
+        (torch_lines if name in TORCH_DISTRIBUTIONS else kept).append(line)
+    return kept, [line.split("#", 1)[0].strip() for line in torch_lines]
+
+
 def plan_create(model: str, requirements: Path, *, python: str | None = None, installer: str | None = None,
-                env_path: Path | None = None) -> CreatePlan:
-    """The commands that build the environment of `model` (uv when on PATH, else venv + pip)."""
+                env_path: Path | None = None, shared_torch: bool = False, checkout=None) -> CreatePlan:
+    """The commands that build the environment of `model` (uv when on PATH, else venv + pip).
+
+    `shared_torch`: instead of the pinned torch (often a CUDA build of several GB, downloaded), the environment
+    reads the main environment's torch and torchaudio from one shared folder (installed there once, from this
+    machine's disk where pip finds it); the pins it replaces, and a torchvision it cannot provide, are noted.
+    `checkout` (an `UpstreamCheckout`): clone the upstream at its pinned commit, with submodules.
+    """
     env_path = env_path or envs_dir() / model
     installer = installer or ("uv" if shutil.which("uv") else "pip")
     target = str(env_python(env_path))
@@ -174,23 +215,62 @@ def plan_create(model: str, requirements: Path, *, python: str | None = None, in
         install = [target, "-m", "pip", "install"]
     else:
         raise ModelEnvError(f"unknown installer {installer!r}; use uv or pip")
+    files: dict[Path, str] = {}
+    notes: list[str] = []
+    requirement_args = ["-r", str(requirements)]
+    if shared_torch:
+        shared = shared_torch_dir()
+        versions = {name: _version(name) for name in ("torch", "torchaudio")}
+        if not (shared / "torch").is_dir():
+            commands.insert(0, [sys.executable, "-m", "pip", "install", "--target", str(shared),
+                                *(f"{name}=={v}" for name, v in versions.items())])
+        link = ("import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], "
+                f"'_rvcbench_shared_torch.pth').write_text({str(shared)!r} + '\\n')")
+        commands.append([target, "-c", link])
+        kept, replaced = split_torch_pins(requirements)
+        derived = env_path.parent / f".{model}-requirements.txt"
+        constraints = env_path.parent / f".{model}-constraints.txt"
+        files[derived] = "\n".join(kept) + "\n"
+        files[constraints] = "".join(f"{name}=={v}\n" for name, v in versions.items())
+        requirement_args = ["-r", str(derived), "-c", str(constraints)]
+        shared_versions = ", ".join(f"{name} {v}" for name, v in versions.items())
+        for line in replaced:
+            if line.lower().startswith("torchvision"):
+                notes.append(f"{line} left out: the shared torch ({shared_versions}) has no torchvision")
+            else:
+                notes.append(f"{line} replaced by the shared {shared_versions} ({shared})")
+        if not replaced:
+            notes.append(f"torch from the shared {shared_versions} ({shared})")
     if _has_requirements(requirements):
-        commands.append([*install, "-r", str(requirements)])
+        commands.append([*install, *requirement_args])
     commands.append([*install, *worker_requirements()])
     commands.append([*install, "--no-deps", *rvcbench_spec])
-    return CreatePlan(model, env_path, installer, requirements, commands)
+    clone = None
+    if checkout is not None:
+        clone = checkouts_dir() / model
+        commands += [["git", "clone", checkout.repo, str(clone)],
+                     ["git", "-C", str(clone), "checkout", "--detach", checkout.commit],
+                     ["git", "-C", str(clone), "submodule", "update", "--init", "--recursive"]]
+    return CreatePlan(model, env_path, installer, requirements, commands, files, tuple(notes), clone)
 
 
 def create_env(plan: CreatePlan, *, force: bool = False, echo: Callable[[str], None] = print,
                run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> ModelEnv:
-    """Run the plan's commands (each echoed), then record the environment."""
-    if plan.env_path.exists():
+    """Write the plan's files, run its commands (each echoed), then record the environment."""
+    for path in (plan.env_path, plan.checkout):
+        if path is None or not path.exists():
+            continue
         if not force:
-            raise ModelEnvError(f"{plan.env_path} already exists; rebuild it with "
+            raise ModelEnvError(f"{path} already exists; rebuild it with "
                                 f"`rvcbench env create {plan.model} --force`")
-        if not (plan.env_path / "pyvenv.cfg").is_file():
-            raise ModelEnvError(f"{plan.env_path} exists and is not a virtual environment; not removing it")
-        shutil.rmtree(plan.env_path)
+        if path == plan.env_path and not (path / "pyvenv.cfg").is_file():
+            raise ModelEnvError(f"{path} exists and is not a virtual environment; not removing it")
+        if path == plan.checkout and not (path / ".git").exists():
+            raise ModelEnvError(f"{path} exists and is not a git checkout; not removing it")
+        shutil.rmtree(path)
+    for path, text in plan.files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     for command in plan.commands:
         echo("$ " + shlex.join(command))
         result = run(command)
@@ -198,7 +278,10 @@ def create_env(plan: CreatePlan, *, force: bool = False, echo: Callable[[str], N
             raise ModelEnvError(f"creating the environment of {plan.model!r} failed (exit {result.returncode}) at: "
                                 f"{shlex.join(command)}; fix {plan.requirements} or the message above and run "
                                 f"`rvcbench env create {plan.model} --force`")
-    return record_env(plan.model, plan.env_path, installer=plan.installer, requirements=plan.requirements)
+    for note in plan.notes:
+        echo(f"note: {note}")
+    return record_env(plan.model, plan.env_path, installer=plan.installer, requirements=plan.requirements,
+                      checkout=plan.checkout, notes=plan.notes)
 
 
 _CHECK_SCRIPT = r"""
@@ -240,3 +323,47 @@ def check_modules(python: str, modules: list[str]) -> list[ModuleCheck]:
                                 f"{result.stderr.strip()[-500:]}")
         found = json.loads(report.read_text(encoding="utf-8"))
     return [ModuleCheck(m, bool(found[m]["ok"]), found[m]["version"], found[m]["error"]) for m in modules]
+
+
+def checkout_state(model: str, checkout) -> tuple[str, bool, str]:
+    """(part, ok, detail) for the upstream clone: where it is, whether it is a clone at the pinned commit."""
+    part = f"checkout {checkout.repo.rstrip('/').rsplit('/', 1)[-1]}"
+    root = os.environ.get(checkout.variable, "").strip()
+    source = checkout.variable
+    if not root:
+        found = recorded_env(model)
+        root, source = (found.checkout or "") if found else "", "recorded"
+    if not root:
+        return part, False, (f"none: `rvcbench env create {model} --with-upstream` (or set {checkout.variable}); "
+                             f"pinned {checkout.commit[:12]}")
+    path = Path(root).expanduser()
+    if not (path / checkout.marker).exists():
+        return part, False, f"{path} ({source}) has no {checkout.marker}"
+    head = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True)
+    commit = head.stdout.strip() if head.returncode == 0 else ""
+    if commit and not commit.startswith(checkout.commit) and not checkout.commit.startswith(commit):
+        return part, False, f"{path} ({source}) is at {commit[:12]}, pinned {checkout.commit[:12]}"
+    at = f"at {commit[:12]}" if commit else "not a git clone: its commit cannot be verified"
+    return part, True, f"{path} ({source}) {at}"
+
+
+def weights_state(repo_id: str, model: str, rehash: bool = False) -> tuple[str, bool, str]:
+    """(part, ok, detail) for one weights repository: in the store (with its hash), in the Hub cache, or missing."""
+    from rvcbench import weights_store
+
+    kept = weights_store.stored(repo_id)
+    if kept is not None:
+        changed = weights_store.still_intact(kept, rehash=rehash)
+        detail = (f"{kept.path}: {kept.files} files, {kept.bytes / 1e6:.1f} MB, sha256 {kept.sha256[:16]}"
+                  + (" (re-hashed)" if rehash and not changed else "") + (f"; CHANGED: {changed}" if changed else ""))
+        return f"weights {repo_id}", not changed, detail
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+    except ImportError:
+        return f"weights {repo_id}", False, "not in the weights store (and huggingface_hub is not installed here)"
+    try:
+        path = snapshot_download(repo_id, local_files_only=True)
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return f"weights {repo_id}", False, f"missing: `rvcbench env create {model} --with-weights`"
+    return f"weights {repo_id}", True, f"{path} (Hugging Face cache; no hash recorded)"

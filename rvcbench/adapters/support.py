@@ -18,6 +18,7 @@ from types import ModuleType
 
 import numpy as np
 
+from rvcbench import weights_store
 from rvcbench.adapters.contract import UpstreamCheckout
 from rvcbench.audio import resample, save_audio
 from rvcbench.errors import MissingDependencyError
@@ -44,7 +45,8 @@ def resolve_weights(weights: str | os.PathLike | None, repo_id: str, model: str,
                     required_files: tuple[str, ...] = ()) -> Path:
     """Where the checkpoint of `model` lies on disk: `weights` (a folder or a Hugging Face id), else `repo_id`.
 
-    A folder is used as it is. A Hugging Face id is looked up in the local Hugging Face cache only
+    A folder is used as it is. A Hugging Face id is looked up in rvcbench's weights store (what
+    `rvcbench env create MODEL --with-weights` downloaded), then in the local Hugging Face cache only
     (`local_files_only`): a benchmark run never downloads behind the user's back. When the files are
     not there, the error names the exact download command and the `--weights` option.
     """
@@ -56,7 +58,8 @@ def resolve_weights(weights: str | os.PathLike | None, repo_id: str, model: str,
                                          f"Download them with `{download_command(repo_id, path)}`.")
         found = path
     else:
-        found = _cached_snapshot(spec, model)
+        kept = weights_store.stored(spec)  # downloaded by `rvcbench env create MODEL --with-weights`
+        found = kept.path if kept else _cached_snapshot(spec, model)
     missing = [name for name in required_files if not (found / name).exists()]
     if missing:
         raise MissingDependencyError(
@@ -73,7 +76,8 @@ def _cached_snapshot(repo_id: str, model: str) -> Path:
     except (errors.LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as exc:
         raise MissingDependencyError(
             f"model {model!r}: the weights {repo_id!r} are not in the local Hugging Face cache ({exc}). "
-            f"Download them with `{download_command(repo_id)}` (some repositories are gated: accept the "
+            f"Download them with `{download_command(repo_id)}` or `rvcbench env create {model} --with-weights` "
+            f"(some repositories are gated: accept the "
             f"licence on the model page and `huggingface-cli login` first), or pass a local folder with "
             f"`--weights PATH`.") from exc
 
