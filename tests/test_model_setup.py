@@ -76,7 +76,8 @@ def tiny(tmp_path, monkeypatch) -> dict:
     env = tmp_path / "envs" / "tinyup"
     make_linked_venv(env)
     record_env("tinyup", env)
-    return {"upstream": upstream, "pinned": pinned, "source": source, "requirements": models / "tinyup" / "requirements.txt"}
+    return {"upstream": upstream, "pinned": pinned, "source": source,
+            "requirements": models / "tinyup" / "requirements.txt"}
 
 
 def test_shared_torch_replaces_the_torch_pins_and_says_so(tiny):
