@@ -301,11 +301,12 @@ from rvcbench.leaderboard.cli import leaderboard  # noqa: E402
 
 main.add_command(leaderboard)
 
-from rvcbench.cli_models import check_adapter, env, new_adapter  # noqa: E402
+from rvcbench.cli_models import check_adapter, env, model_checks, new_adapter  # noqa: E402
 
 main.add_command(env)
 main.add_command(new_adapter)
 main.add_command(check_adapter)
+main.add_command(model_checks)
 
 from rvcbench.cli_data import data  # noqa: E402
 

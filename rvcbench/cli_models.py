@@ -229,3 +229,17 @@ def _check_random_weights(model: str, device: str, python: str | None) -> None:
                + (f"; failed: {', '.join(failed)}" if failed else "") + f"; recorded in {path}")
     if failed:
         sys.exit(1)
+
+
+@click.command("model-checks")
+@click.option("--write", is_flag=True, help="Write docs/model-checks.md instead of printing it.")
+def model_checks(write: bool) -> None:
+    """The generated table of what was checked for each model (docs/model-checks.md)."""
+    from rvcbench.adapters.checks_table import DOC, render
+
+    text = render()
+    if write:
+        DOC.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {DOC}")
+    else:
+        click.echo(text, nl=False)

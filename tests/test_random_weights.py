@@ -61,3 +61,27 @@ def test_a_wrong_length_and_a_missing_check_are_reported(models_dir):
 def test_no_recorded_environment_names_the_command(models_dir):
     result = CliRunner().invoke(main, ["check-adapter", "tinynet", "--random-weights"])
     assert result.exit_code != 0 and "rvcbench env create tinynet --shared-torch" in result.output
+
+
+def test_the_committed_model_checks_table_is_the_generated_one():
+    from rvcbench.adapters.checks_table import DOC, render
+
+    assert DOC.read_text(encoding="utf-8") == render(), "run `rvcbench model-checks --write` and commit the result"
+
+
+def test_the_table_reports_a_record_and_a_failed_one(models_dir):
+    from rvcbench.adapters.checks_table import render
+
+    (models_dir / "plain").mkdir()
+    (models_dir / "plain" / "adapter.py").write_text("")
+    run = CliRunner().invoke(main, ["check-adapter", "tinynet", "--random-weights", "--python", sys.executable])
+    assert run.exit_code == 0, run.output
+    table = render(models_dir)
+    tinynet = next(line for line in table.splitlines() if line.startswith("| tinynet "))
+    assert "random weights through the worker |" in tinynet and "numpy " in tinynet and "checks passed, 0 failed" in tinynet
+    assert "| plain | import only |" in table
+    record = json.loads((models_dir / "tinynet" / RECORD_FILE).read_text())
+    record["passed"] = False
+    record["results"][0]["passed"] = False
+    (models_dir / "tinynet" / RECORD_FILE).write_text(json.dumps(record))
+    assert "random weights through the worker: **1 failed**" in render(models_dir)
