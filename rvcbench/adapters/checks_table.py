@@ -53,7 +53,8 @@ def row(model_dir: Path) -> list[str]:
         passed = sum(1 for r in results if r["passed"] is True)
         failed = sum(1 for r in results if r["passed"] is False)
         level = "random weights through the worker" + ("" if record["passed"] else f": **{failed} failed**")
-        versions = ", ".join(f"{name} {version or 'not installed'}" for name, version in record["distributions"].items())
+        versions = ", ".join(f"{name} {version or 'not installed'}"
+                             for name, version in record["distributions"].items())
         checkout = record.get("upstream_checkout")
         ran = (f"{record['built']}; {passed} checks passed, {failed} failed, "
                f"{len(results) - passed - failed} not applicable; {record['seconds']:g} s on {record['device']}")
