@@ -193,14 +193,14 @@ def format_protocol(report: dict) -> str:
     for name, ev in report["evaluations"].items():
         lines += ["", f"== {name} [{ev['family']}] data {ev['data']}, task {ev['task']}, pairs {ev['pairs']}"]
         metrics = ev["metrics"]
-        head = f"{'condition':<34}" + "".join(f"{m[:12]:>24}" for m in metrics) + f"{'n ok':>6}{'fail':>5}{'n/a':>5}"
+        head = f"{'condition':<34}" + "".join(f"{m[:12]:>24}" for m in metrics) + f"{'ok':>6}{'failed':>7}{'n/a':>5}"
         lines += [head, "-" * len(head)]
         for condition, c in ev["conditions"].items():
             if not c["available"]:
                 lines.append(f"{condition[:33]:<34}unavailable: {c['reason']}")
                 continue
             cells = "".join(f"{_cell(c['metrics'].get(m)):>24}" for m in metrics)
-            lines.append(f"{condition[:33]:<34}{cells}{c['ok']:>6}{c['failed']:>5}{c['unavailable']:>5}")
+            lines.append(f"{condition[:33]:<34}{cells}{c['ok']:>6}{c['failed']:>7}{c['unavailable']:>5}")
         published = report.get("published", {}).get("evaluations", {}).get(name)
         if published:
             label = "comparable" if report["published"]["comparable"] else (
