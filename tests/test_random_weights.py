@@ -86,3 +86,30 @@ def test_the_table_reports_a_record_and_a_failed_one(models_dir):
     record["results"][0]["passed"] = False
     (models_dir / "tinynet" / RECORD_FILE).write_text(json.dumps(record))
     assert "random weights through the worker: **1 failed**" in render(models_dir)
+
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+CHECKS = sorted(MODELS.glob("*/random_weight_check.py"))
+
+
+@pytest.mark.parametrize("check_file", CHECKS, ids=[c.parent.name for c in CHECKS])
+def test_each_model_check_imports_without_its_upstream_and_keeps_the_real_clone(check_file):
+    from rvcbench.adapters.random_weights import RandomWeightSpec, adapter_module, load_spec
+    from rvcbench.registry import import_target
+
+    spec = load_spec(check_file)
+    assert isinstance(spec, RandomWeightSpec) and spec.distributions and spec.built
+    check_adapter = import_target(f"{check_file}:Adapter")
+    real = adapter_module(check_file).Adapter
+    assert check_adapter.__mro__[1].__name__ == "Adapter" and check_adapter.__mro__[1].__module__ == real.__module__
+    assert "clone" not in vars(check_adapter), "the check must run the real adapter's clone"
+
+
+def test_a_record_for_an_older_adapter_version_is_marked_stale(models_dir):
+    from rvcbench.adapters.checks_table import render
+
+    run = CliRunner().invoke(main, ["check-adapter", "tinynet", "--random-weights", "--python", sys.executable])
+    assert run.exit_code == 0, run.output
+    adapter = models_dir / "tinynet" / "adapter.py"
+    adapter.write_text(adapter.read_text().replace('version: ClassVar[str] = "1"', 'version: ClassVar[str] = "2"'))
+    assert "adapter version 1, now 2: **stale, run it again**" in render(models_dir)

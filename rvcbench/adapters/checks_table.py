@@ -44,6 +44,21 @@ def upstream_line(model_dir: Path) -> str:
     return "—"
 
 
+def adapter_version(model_dir: Path) -> str | None:
+    """The adapter's declared `version`, read from its source (nothing of the model is imported)."""
+    import ast
+
+    tree = ast.parse((model_dir / "adapter.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "Adapter":
+            for statement in node.body:
+                target = getattr(statement, "target", None) or (getattr(statement, "targets", None) or [None])[0]
+                value = getattr(statement, "value", None)
+                if isinstance(target, ast.Name) and target.id == "version" and isinstance(value, ast.Constant):
+                    return str(value.value)
+    return None
+
+
 def row(model_dir: Path) -> list[str]:
     key = model_dir.name
     record_path = model_dir / RECORD_FILE
@@ -53,6 +68,9 @@ def row(model_dir: Path) -> list[str]:
         passed = sum(1 for r in results if r["passed"] is True)
         failed = sum(1 for r in results if r["passed"] is False)
         level = "random weights through the worker" + ("" if record["passed"] else f": **{failed} failed**")
+        current = adapter_version(model_dir)
+        if current is not None and current != record["adapter_version"]:
+            level += f" (adapter version {record['adapter_version']}, now {current}: **stale, run it again**)"
         versions = ", ".join(f"{name} {version or 'not installed'}"
                              for name, version in record["distributions"].items())
         checkout = record.get("upstream_checkout")
