@@ -9,6 +9,7 @@ Registered on the main `rvcbench` group at the end of rvcbench/cli.py; thin wrap
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -219,6 +220,7 @@ def _check_random_weights(model: str, device: str, python: str | None) -> None:
     from rvcbench.adapters.conformance import format_row
     from rvcbench.adapters.random_weights import check_file_of, run_random_weight_check, write_record
 
+    os.environ.setdefault("TQDM_DISABLE", "1")  # upstream progress bars, inherited by the worker
     click.echo(f"{'check':<18} {'':<5} detail")
     report = run_random_weight_check(model, python=python, device=device,
                                      on_result=lambda r: click.echo(format_row(r)))

@@ -82,3 +82,33 @@ def test_upstream_checkout_names_the_clone_command_and_goes_on_sys_path(tmp_path
                                               "demo/__init__.py", ("", "third_party")), "demo")
     assert root == tmp_path.resolve()
     assert sys.path[:2] == [str(root), str(root / "third_party")]
+
+
+def test_refused_requests_fail_in_place_and_the_rest_go_to_the_model_in_one_call():
+    import numpy as np
+
+    from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+    from rvcbench.adapters.support import clone_valid
+
+    class Needy(VoiceCloner):
+        name = "needy"
+        languages = frozenset({"en", "zh"})
+        needs_prompt_text = True
+
+    def request(pair, language="en", text="hello there", transcript="ref words"):
+        return CloneRequest(pair, np.zeros(160, np.float32), 16000, transcript, "en", text, language, 1)
+
+    calls = []
+
+    def make(valid):
+        calls.append([r.pair_id for r in valid])
+        return [np.full(4, i, np.float32) for i, _ in enumerate(valid)]
+
+    out = clone_valid(Needy(), [request("a"), request("b", language="fi"), request("c", text="  "),
+                                request("d", transcript=""), request("e")], make)
+    assert calls == [["a", "e"]]
+    assert out[0][0] == 0 and out[4][0] == 1
+    assert out[1] == CloneFailure("unsupported language: fi (needy speaks en, zh)")
+    assert out[2].reason == "empty target text" and "empty prompt transcript" in out[3].reason
+    assert clone_valid(Needy(), [request("x", language="fi")], make)[0].reason.startswith("unsupported")
+    assert len(calls) == 1  # nothing valid: the model is not called

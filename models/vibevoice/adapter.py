@@ -68,7 +68,7 @@ class Adapter(VoiceCloner):
     needs_prompt_text: ClassVar[bool] = False
     batch_size: ClassVar[int] = 4
     requirements: ClassVar[str] = "models/vibevoice/requirements.txt (vibevoice==0.0.1), GPU"
-    version: ClassVar[str] = "2"  # 2: an item that never reached EOS is a failure (ran_away)
+    version: ClassVar[str] = "3"  # 2: an item that never reached EOS is a failure (ran_away); 3: refusals per item
     weights_id: ClassVar[str] = MODEL_ID
     license: ClassVar[str] = "MIT"
     stack_modules: ClassVar[tuple[str, ...]] = ("vibevoice", "torch", "transformers", "diffusers")
@@ -97,6 +97,10 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._model is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
+        return support.clone_valid(self, requests, self._generate)
+
+    def _generate(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
+        """One `generate` call for the batch (every request already valid)."""
         inputs = self._processor(
             text=[script(r.target_text) for r in requests],
             voice_samples=[[prompt_for_model(r.prompt_audio, r.prompt_sample_rate)] for r in requests],

@@ -19,7 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from rvcbench import weights_store
-from rvcbench.adapters.contract import UpstreamCheckout
+from rvcbench.adapters.contract import CloneFailure, UpstreamCheckout
 from rvcbench.audio import resample, save_audio
 from rvcbench.errors import MissingDependencyError
 
@@ -162,3 +162,28 @@ def upstream_checkout(checkout: UpstreamCheckout, model: str) -> Path:
             sys.path.remove(entry)
         sys.path.insert(0, entry)
     return path
+
+
+def refusal(adapter, request) -> CloneFailure | None:
+    """Why `adapter` cannot make `request` at all, as the failure to record; None when it can.
+
+    The same three reasons for every adapter: an undeclared target language, an empty target text, and (for
+    adapters that declare `needs_prompt_text`) an empty prompt transcript. The engine already holds back
+    undeclared languages; the adapter answers them too, so a direct caller gets a reason instead of audio.
+    """
+    if not adapter.supports_language(request.target_language):
+        return CloneFailure(f"unsupported language: {request.target_language} ({adapter.name} speaks "
+                            f"{', '.join(sorted(adapter.languages))})")
+    if not request.target_text.strip():
+        return CloneFailure("empty target text")
+    if adapter.needs_prompt_text and not request.prompt_text.strip():
+        return CloneFailure(f"empty prompt transcript ({adapter.name} conditions on the prompt's text)")
+    return None
+
+
+def clone_valid(adapter, requests: list, make) -> list:
+    """`make(valid_requests)` for the requests `refusal` lets through; the refused ones fail in their place."""
+    refused = [refusal(adapter, request) for request in requests]
+    valid = [request for request, failure in zip(requests, refused, strict=True) if failure is None]
+    made = iter(make(valid) if valid else [])
+    return [failure if failure is not None else next(made) for failure in refused]
