@@ -62,8 +62,10 @@ def test_text_tokenizer_comes_from_the_checkpoint_config(module):
 
 
 def test_attention_is_flash_only_on_cuda_with_flash_attn(module):
-    assert module.attention_for("cuda:0", True) == "flash_attention_2"
-    assert module.attention_for("cuda", False) == "sdpa" and module.attention_for("cpu", True) == "sdpa"
+    from rvcbench.adapters.support import attention_for
+
+    assert attention_for("cuda:0", True) == "flash_attention_2"
+    assert attention_for("cuda", False) == "sdpa" and attention_for("cpu", True) == "sdpa"
 
 
 def test_an_item_that_never_reached_eos_ran_away_even_unflagged(module):

@@ -59,7 +59,8 @@ class Adapter(VoiceCloner):
     version: ClassVar[str] = "1"
     weights_id: ClassVar[str] = MODEL_ID
     checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(
-        ROOT_ENV, REPO_URL, COMMIT, "mgm/model/language_model/mgm_tts.py", ("", "third_party/Matcha-TTS", "third_party"))
+        ROOT_ENV, REPO_URL, COMMIT, "mgm/model/language_model/mgm_tts.py",
+        ("", "third_party/Matcha-TTS", "third_party"))
     license: ClassVar[str] = "Apache-2.0 (code); weights: see the Hugging Face model card"
     stack_modules: ClassVar[tuple[str, ...]] = ("mgm", "cosyvoice", "torch", "transformers")
 

@@ -9,7 +9,6 @@ No transcript of the prompt is used.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import ClassVar
@@ -54,10 +53,6 @@ def ran_away(flagged: bool, generated: list[int], eos_id: int) -> bool:
     return flagged or eos_id not in generated
 
 
-def attention_for(device: str, flash_attn_installed: bool) -> str:
-    """Upstream's choice: flash_attention_2 on CUDA, sdpa elsewhere or when flash-attn is missing (its fallback)."""
-    return "flash_attention_2" if device.startswith("cuda") and flash_attn_installed else "sdpa"
-
 
 class Adapter(VoiceCloner):
     name: ClassVar[str] = KEY
@@ -87,7 +82,7 @@ class Adapter(VoiceCloner):
         torch = support.require("torch", KEY)
         self._processor = processing.VibeVoiceProcessor.from_pretrained(str(model_dir))
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        attention = attention_for(device, importlib.util.find_spec("flash_attn") is not None)
+        attention = support.attention_for(device)
         self._model = modeling.VibeVoiceForConditionalGenerationInference.from_pretrained(
             str(model_dir), torch_dtype=dtype, device_map=device, attn_implementation=attention)
         self._model.eval()

@@ -187,3 +187,13 @@ def clone_valid(adapter, requests: list, make) -> list:
     valid = [request for request, failure in zip(requests, refused, strict=True) if failure is None]
     made = iter(make(valid) if valid else [])
     return [failure if failure is not None else next(made) for failure in refused]
+
+
+def attention_for(device: str, flash_attn_installed: bool | None = None) -> str:
+    """The transformers attention implementation: flash_attention_2 on CUDA when flash-attn is installed (the
+    upstreams' recommendation), else sdpa (their own fallback, and the only choice on CPU)."""
+    if flash_attn_installed is None:
+        import importlib.util
+
+        flash_attn_installed = importlib.util.find_spec("flash_attn") is not None
+    return "flash_attention_2" if device.startswith("cuda") and flash_attn_installed else "sdpa"
