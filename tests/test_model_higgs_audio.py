@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+import json
+import types
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rvcbench.errors import MissingDependencyError
+from rvcbench.adapters.contract import CloneFailure, CloneRequest
+from rvcbench.audio import load_audio
+from rvcbench.errors import MissingDependencyError, RvcbenchError
 
 KEY = "higgs_audio"
 
 
-def cached(fake_tree, hub: Path, repo_id: str, files: tuple[str, ...]) -> None:
-    """Put `files` in the Hugging Face cache layout, as `huggingface-cli download` would."""
+def cached(fake_tree, hub: Path, repo_id: str, files: tuple[str, ...], config: dict | None = None) -> Path:
+    """Put `files` in the Hugging Face cache layout, as `huggingface-cli download` would; config.json as given."""
     folder, commit = hub / f"models--{repo_id.replace('/', '--')}", "0" * 40
-    fake_tree(files, folder / "snapshots" / commit)
+    snapshot = fake_tree(files, folder / "snapshots" / commit)
     (folder / "refs").mkdir()
     (folder / "refs" / "main").write_text(commit)
+    if "config.json" in files:
+        (snapshot / "config.json").write_text(json.dumps(config or {}))
+    return snapshot
+
+
+def model_folder(fake_tree, module, config: dict | None = None) -> Path:
+    folder = fake_tree(module.MODEL_FILES)
+    (folder / "config.json").write_text(json.dumps({"encode_whisper_embed": False} if config is None else config))
+    return folder
 
 
 def test_declares_what_upstream_documents(adapter):
     assert adapter.sample_rate == 24000 and adapter.batch_size == 1 and adapter.needs_prompt_text
     assert adapter.weights_id == "bosonai/higgs-audio-v2-generation-3B-base"
+    assert adapter.extra_weights == ("bosonai/higgs-audio-v2-tokenizer", "bosonai/hubert_base")
     assert "boson_multimodal" in adapter.stack_modules
     assert adapter.supports_language("en") and adapter.supports_language("zh") and not adapter.supports_language("fr")
     assert all(len(code) == 2 for code in adapter.languages)
@@ -35,25 +50,141 @@ def test_incomplete_weights_folder_names_the_missing_files(adapter, offline_hub,
 
 
 def test_missing_audio_tokenizer_names_its_download_command(adapter, module, offline_hub, fake_tree):
-    adapter.weights = str(fake_tree(module.MODEL_FILES))
+    adapter.weights = str(model_folder(fake_tree, module))
     with pytest.raises(MissingDependencyError, match="huggingface-cli download bosonai/higgs-audio-v2-tokenizer"):
         adapter.load("cpu")
 
 
-def test_complete_weights_without_the_stack_point_to_env_create(adapter, module, offline_hub, fake_tree):
-    adapter.weights = str(fake_tree(module.MODEL_FILES))
+def test_missing_semantic_teacher_names_its_download_command(adapter, module, offline_hub, fake_tree):
+    # HiggsAudioTokenizer loads AutoModel.from_pretrained("bosonai/hubert_base") itself: checked before it runs
+    adapter.weights = str(model_folder(fake_tree, module))
     cached(fake_tree, offline_hub, module.AUDIO_TOKENIZER_ID, module.AUDIO_TOKENIZER_FILES)
+    with pytest.raises(MissingDependencyError, match="huggingface-cli download bosonai/hubert_base"):
+        adapter.load("cpu")
+
+
+def test_whisper_processor_is_needed_only_when_the_config_encodes_whisper(adapter, module, offline_hub, fake_tree):
+    adapter.weights = str(model_folder(fake_tree, module, config={}))  # HiggsAudioConfig's default: True
+    cached(fake_tree, offline_hub, module.AUDIO_TOKENIZER_ID, module.AUDIO_TOKENIZER_FILES)
+    cached(fake_tree, offline_hub, module.SEMANTIC_MODEL_ID, module.SEMANTIC_MODEL_FILES)
+    with pytest.raises(MissingDependencyError, match="huggingface-cli download openai/whisper-large-v3-turbo"):
+        adapter.load("cpu")
+    assert not module.needs_whisper({"encode_whisper_embed": False})
+
+
+def test_complete_weights_without_the_stack_point_to_env_create(adapter, module, offline_hub, fake_tree):
+    adapter.weights = str(model_folder(fake_tree, module))
+    cached(fake_tree, offline_hub, module.AUDIO_TOKENIZER_ID, module.AUDIO_TOKENIZER_FILES)
+    cached(fake_tree, offline_hub, module.SEMANTIC_MODEL_ID, module.SEMANTIC_MODEL_FILES)
     with pytest.raises(MissingDependencyError, match=f"rvcbench env create {KEY}"):
         adapter.load("cpu")
+
+
+def test_semantic_teacher_follows_the_tokenizer_config(module):
+    assert module.semantic_model_id({}) == "bosonai/hubert_base"
+    assert module.semantic_model_id({"semantic_techer": "hubert_base"}) == "facebook/hubert-base-ls960"
+    with pytest.raises(RvcbenchError, match="w2v_bert2"):
+        module.semantic_model_id({"semantic_techer": "w2v_bert2"})
+
+
+def test_upstream_hub_ids_open_the_resolved_folders_and_nothing_else(module, tmp_path):
+    calls = []
+
+    class Auto:
+        @staticmethod
+        def from_pretrained(name, *args, **kwargs):
+            calls.append((name, kwargs))
+            return "model"
+
+    upstream = types.SimpleNamespace(AutoModel=Auto)
+    with module.hub_ids_as_folders(upstream, "AutoModel", {"bosonai/hubert_base": tmp_path}):
+        assert upstream.AutoModel.from_pretrained("bosonai/hubert_base", trust_remote_code=True) == "model"
+        with pytest.raises(RvcbenchError, match="did not resolve"):
+            upstream.AutoModel.from_pretrained("microsoft/wavlm-base-plus")
+    assert calls == [(str(tmp_path), {"trust_remote_code": True})] and upstream.AutoModel is Auto
+
+
+def test_target_text_is_normalised_as_generation_py_does(module):
+    text = module.target_text_for_model
+    assert text("\u4f60\u597d\uff0c\u4e16\u754c\u3002") == "\u4f60\u597d, \u4e16\u754c."  # full-width -> ASCII
+    assert text("\u201cWait\u2026\u201d she said\uff08softly\uff09") == '"Wait..." she said softly.'
+    assert text("It is 20\u00b0C (68\u00b0F) today") == "It is 20 degrees Celsius 68 degrees Fahrenheit today."
+    assert text("  one  line \n\n  two ") == "one line\ntwo."
+    assert text("Done!") == "Done!" and text("So;") == "So;" and text("a list:") == "a list:."
 
 
 def test_conversation_puts_the_prompt_audio_after_its_transcript(module):
     turns = module.conversation("  the prompt\nsaid  this ", "say   that")
     assert [role for role, _ in turns] == ["system", "user", "assistant", "user"]
     assert turns[0][1].startswith("Generate audio following instruction.") and "<|scene_desc_end|>" in turns[0][1]
-    assert turns[1][1] == "the prompt said this" and turns[2][1] is None and turns[3][1] == "say that"
+    assert turns[1][1] == "the prompt said this" and turns[2][1] is None and turns[3][1] == "say that."
 
 
 def test_prompt_is_resampled_to_the_tokenizer_rate(module):
     prompt = module.prompt_for_model(np.zeros(16000, dtype=np.float32), 16000)
     assert prompt.dtype == np.float32 and prompt.shape == (24000,)
+
+
+@dataclass
+class AudioContent:
+    audio_url: str
+
+
+@dataclass
+class Message:
+    role: str
+    content: object
+
+
+@dataclass
+class ChatMLSample:
+    messages: list = field(default_factory=list)
+
+
+class FakeServeEngine:
+    """Records each `generate` call as upstream's HiggsAudioServeEngine would receive it."""
+
+    def __init__(self, audio: np.ndarray | None) -> None:
+        self.calls, self.audio = [], audio
+
+    def generate(self, **kwargs):
+        audio_url = kwargs["chat_ml_sample"].messages[2].content.audio_url
+        self.calls.append({**kwargs, "prompt": load_audio(audio_url)})
+        return types.SimpleNamespace(audio=self.audio, sampling_rate=24000)
+
+
+def loaded_with(adapter, engine: FakeServeEngine):
+    adapter._engine = engine
+    adapter._types = types.SimpleNamespace(Message=Message, AudioContent=AudioContent, ChatMLSample=ChatMLSample)
+    return adapter
+
+
+def request(prompt_text="the prompt words", target_text="say this", language="en", seed=7) -> CloneRequest:
+    return CloneRequest("p", np.zeros(16000, dtype=np.float32), 16000, prompt_text, "en", target_text, language, seed)
+
+
+def test_clone_calls_generate_with_the_chat_seed_and_settings(adapter, module):
+    engine = FakeServeEngine(np.full(480, 0.1, dtype=np.float32))
+    (out,) = loaded_with(adapter, engine).clone([request()])
+    (call,) = engine.calls
+    sample, (prompt, rate) = call.pop("chat_ml_sample"), call.pop("prompt")
+    assert call == {"seed": 7, "max_new_tokens": 2048, "temperature": 0.3, "top_k": 50, "top_p": 0.95,
+                    "ras_win_len": 7, "ras_win_max_num_repeat": 2, "stop_strings": ["<|end_of_text|>", "<|eot_id|>"]}
+    assert [(m.role, m.content if isinstance(m.content, str) else "audio") for m in sample.messages] == [
+        ("system", module.SYSTEM_PROMPT), ("user", "the prompt words"), ("assistant", "audio"), ("user", "say this.")]
+    assert rate == 24000 and prompt.shape == (24000,)
+    assert out.dtype == np.float32 and out.shape == (480,)
+
+
+def test_items_upstream_cannot_make_are_failures_beside_a_good_one(adapter):
+    engine = FakeServeEngine(np.full(480, 0.1, dtype=np.float32))
+    outputs = loaded_with(adapter, engine).clone([request(prompt_text="  "), request(target_text=" "),
+                                                  request(language="fr"), request()])
+    assert [type(o) for o in outputs[:3]] == [CloneFailure] * 3 and isinstance(outputs[3], np.ndarray)
+    assert "empty prompt transcript" in outputs[0].reason and "empty target" in outputs[1].reason
+    assert "unsupported language: fr" in outputs[2].reason and len(engine.calls) == 1
+
+
+def test_an_answer_without_audio_is_a_failure(adapter):
+    (out,) = loaded_with(adapter, FakeServeEngine(None)).clone([request()])
+    assert isinstance(out, CloneFailure) and "no audio" in out.reason

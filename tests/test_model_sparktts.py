@@ -30,12 +30,19 @@ def test_missing_stack_names_env_create(full_weights, stub_stack):
         adapter.load("cpu")
 
 
-def test_missing_checkout_names_the_clone_and_commit(full_weights, stub_stack, monkeypatch, module):
+def test_missing_checkout_names_the_clone_and_commit(full_weights, stub_stack, monkeypatch, tmp_path, module):
     adapter = create_adapter(KEY, weights=str(full_weights))
     stub_stack(adapter, importable=True)
     monkeypatch.delenv("SPARKTTS_ROOT", raising=False)
-    with pytest.raises(MissingDependencyError, match=f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
+    monkeypatch.setenv("RVCBENCH_ENVS_DIR", str(tmp_path / "envs"))  # no recorded clone either
+    with pytest.raises(MissingDependencyError, match=f"rvcbench env create {KEY} --with-upstream.*"
+                                                      f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
         adapter.load("cpu")
+
+
+def test_torchaudio_is_part_of_the_stack(adapter):
+    # sparktts/utils/audio.py imports torchaudio at module level; BiCodec uses torchaudio.transforms
+    assert {"torch", "torchaudio", "transformers", "soxr"} <= set(adapter.stack_modules)
 
 
 def test_prompt_at_16k_and_transcript_only_when_present(module):
@@ -58,7 +65,9 @@ def test_clone_passes_a_16k_file_and_upstream_sampling(module):
     adapter._model = FakeSpark()
     audio = np.zeros(48000, dtype=np.float32)
     out = adapter.clone([CloneRequest("p", audio, 48000, "", "en", "hi there", "en", 1),
-                         CloneRequest("p", audio, 48000, "ref words", "en", "", "en", 1)])
+                         CloneRequest("p", audio, 48000, "ref words", "en", "", "en", 1),
+                         CloneRequest("p", audio, 48000, "ref words", "en", "Hallo", "de", 1)])
     assert calls == [("hi there", 16000, 16000, None, module.SAMPLING)]
     assert out[0].shape == (320,) and "empty target" in out[1].reason
+    assert out[2].reason == "unsupported language: de"
     assert module.SAMPLING == {"temperature": 0.8, "top_k": 50, "top_p": 0.95}

@@ -37,11 +37,13 @@ def test_missing_stack_names_env_create(full_weights, stub_stack):
         adapter.load("cpu")
 
 
-def test_missing_checkout_names_the_clone_and_commit(full_weights, stub_stack, monkeypatch, module):
+def test_missing_checkout_names_the_clone_and_commit(full_weights, stub_stack, monkeypatch, tmp_path, module):
     adapter = create_adapter(KEY, weights=str(full_weights))
     stub_stack(adapter, importable=True)
     monkeypatch.delenv("STYLETTS2_ROOT", raising=False)
-    with pytest.raises(MissingDependencyError, match=f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
+    monkeypatch.setenv("RVCBENCH_ENVS_DIR", str(tmp_path / "envs"))  # no recorded clone either
+    with pytest.raises(MissingDependencyError, match=f"rvcbench env create {KEY} --with-upstream.*"
+                                                      f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
         adapter.load("cpu")
 
 
@@ -65,13 +67,39 @@ def test_prompt_at_24k_and_notebook_settings(module):
     assert module.SETTINGS == {"alpha": 0.3, "beta": 0.7, "diffusion_steps": 5, "embedding_scale": 1.0}
 
 
-def test_clone_trims_the_end_pulse_and_rejects_empty_text(module):
-    adapter = create_adapter(KEY)
+def stubbed(tokens: list[int]):
+    """An adapter past load() whose text, style and synthesis steps are stand-ins recording their calls."""
+    adapter, calls = create_adapter(KEY), []
     adapter._net = object()
+    adapter._tokens = lambda text: calls.append(("tokens", text)) or tokens
     adapter._style = lambda request: "style"
-    adapter._synthesize = lambda text, style: np.arange(200, dtype=np.float32)
-    audio = np.zeros(2400, dtype=np.float32)
-    out, empty = adapter.clone([CloneRequest("p", audio, 24000, "", "en", "Hello.", "en", 0),
-                                CloneRequest("p", audio, 24000, "", "en", "  ", "en", 0)])
+    adapter._synthesize = lambda ids, style: calls.append(("synthesize", ids, style)) or np.arange(
+        200, dtype=np.float32)
+    return adapter, calls
+
+
+def request(text: str, language: str = "en") -> CloneRequest:
+    return CloneRequest("p", np.zeros(2400, dtype=np.float32), 24000, "", "en", text, language, 0)
+
+
+def test_clone_trims_the_end_pulse_and_rejects_empty_text(module):
+    adapter, calls = stubbed([0, 5, 6])
+    out, empty = adapter.clone([request("  Hello. "), request("  ")])
     assert out.shape == (200 - module.TAIL_TRIM,) and out[-1] == 200 - module.TAIL_TRIM - 1
     assert "empty target" in empty.reason
+    assert calls == [("tokens", "Hello."), ("synthesize", [0, 5, 6], "style")]
+
+
+def test_a_target_past_plbert_positions_fails_before_the_model_runs(module):
+    assert module.too_long(512, 512) is None and module.PLBERT_POSITIONS == 512
+    adapter, calls = stubbed([0] * 513)
+    good = stubbed([0, 1])[0]
+    (failure,) = adapter.clone([request("a long text")])
+    assert failure.reason == ("target text too long for StyleTTS 2: 513 phoneme tokens, PL-BERT takes at most 512")
+    assert calls == [("tokens", "a long text")] and good.clone([request("short")])[0].size == 150
+
+
+def test_an_undeclared_language_is_a_failure_beside_a_good_item():
+    adapter, calls = stubbed([0, 1])
+    failure, made = adapter.clone([request("Hallo.", language="de"), request("Hello.")])
+    assert failure.reason == "unsupported language: de" and made.size == 150 and len(calls) == 2

@@ -3,12 +3,24 @@
 Cloning follows upstream's documented zero-shot layout (README "Zero-Shot Voice Cloning",
 examples/generation.py, examples/serve_engine/input_samples.py): a system turn with the scene
 description, the prompt transcript as a user turn, the prompt audio as the assistant's answer, then the
-target text as the next user turn. The serve engine takes one conversation per call ("We only support
-one request at a time now"), so the batch size is 1.
+target text as the next user turn, normalised as `examples/generation.py` normalises its transcript.
+The serve engine takes one conversation per call ("We only support one request at a time now"), so
+the batch size is 1.
+
+Upstream's loaders fetch two more models by hard-coded Hub id: `HiggsAudioTokenizer` its semantic
+teacher (`AutoModel.from_pretrained("bosonai/hubert_base", trust_remote_code=True)`) and the serve engine
+the Whisper processor when the checkpoint's config sets `encode_whisper_embed`. Neither takes a path, so
+while the engine is built `load` sets the `AutoModel` / `AutoProcessor` those two upstream modules read to
+one that opens the folders resolved here: an id that was not resolved fails instead of downloading.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import ClassVar
 
 import numpy as np
@@ -22,6 +34,16 @@ MODEL_ID = "bosonai/higgs-audio-v2-generation-3B-base"
 AUDIO_TOKENIZER_ID = "bosonai/higgs-audio-v2-tokenizer"
 MODEL_FILES = ("config.json", "tokenizer_config.json")
 AUDIO_TOKENIZER_FILES = ("config.json", "model.pth")  # what load_higgs_audio_tokenizer opens
+# HiggsAudioTokenizer.__init__: its `semantic_techer` (default "hubert_base_general") -> the Hub id it loads
+SEMANTIC_TEACHERS = {"hubert_base_general": "bosonai/hubert_base", "hubert_base": "facebook/hubert-base-ls960",
+                     "wavlm_base_plus": "microsoft/wavlm-base-plus"}
+SEMANTIC_TEACHER_DEFAULT = "hubert_base_general"
+SEMANTIC_MODEL_ID = SEMANTIC_TEACHERS[SEMANTIC_TEACHER_DEFAULT]  # what the v2 tokenizer uses (its config's default)
+SEMANTIC_MODEL_FILES = ("config.json",)
+# HiggsAudioServeEngine.__init__ loads it when the checkpoint's config sets encode_whisper_embed (HiggsAudioConfig's
+# default: True); the v2 3B base does not (examples/generation.py builds its collator with whisper_processor=None)
+WHISPER_ID = "openai/whisper-large-v3-turbo"
+WHISPER_FILES = ("preprocessor_config.json",)
 OUTPUT_RATE = 24000  # the audio tokenizer's rate; checked against the loaded tokenizer in load()
 SCENE = "Audio is recorded from a quiet room."  # examples/scene_prompts/quiet_indoor.txt, generation.py's default
 SYSTEM_PROMPT = f"Generate audio following instruction.\n\n<|scene_desc_start|>\n{SCENE}\n<|scene_desc_end|>"
@@ -30,10 +52,79 @@ GENERATION = {"max_new_tokens": 2048, "temperature": 0.3, "top_k": 50, "top_p": 
               "ras_win_max_num_repeat": 2, "stop_strings": ["<|end_of_text|>", "<|eot_id|>"]}
 
 
+# examples/generation.py's `normalize_chinese_punctuation`: full-width marks to their ASCII counterparts
+FULL_WIDTH = str.maketrans({
+    "\uff0c": ", ", "\u3002": ".", "\uff1a": ":", "\uff1b": ";", "\uff1f": "?", "\uff01": "!", "\uff08": "(",
+    "\uff09": ")", "\u3010": "[", "\u3011": "]", "\u300a": "<", "\u300b": ">", "\u201c": '"', "\u201d": '"',
+    "\u2018": "'", "\u2019": "'", "\u3001": ",", "\u2014": "-", "\u2026": "...", "\u00b7": ".", "\u300c": '"',
+    "\u300d": '"', "\u300e": '"', "\u300f": '"'})
+SENTENCE_ENDS = (".", "!", "?", ",", ";", '"', "'", "</SE_e>", "</SE>")  # generation.py: no period added after these
+
+
+def target_text_for_model(text: str) -> str:
+    """The target as `examples/generation.py` prepares its transcript.
+
+    Full-width punctuation becomes ASCII, parentheses become spaces, °F and °C are spelt out, whitespace is
+    collapsed within each line and blank lines dropped, and a period is added unless the text already ends a
+    sentence. (Its sound-event tags such as `[laugh]` are not mapped: benchmark texts carry none.)
+    """
+    text = text.translate(FULL_WIDTH).replace("(", " ").replace(")", " ")
+    text = text.replace("\u00b0F", " degrees Fahrenheit").replace("\u00b0C", " degrees Celsius")
+    text = "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip()).strip()
+    return text if not text or text.endswith(SENTENCE_ENDS) else text + "."
+
+
 def conversation(prompt_text: str, target_text: str) -> list[tuple[str, str | None]]:
     """The chat turns as (role, text); `None` marks the turn that carries the prompt audio."""
     return [("system", SYSTEM_PROMPT), ("user", " ".join(prompt_text.split())), ("assistant", None),
-            ("user", " ".join(target_text.split()))]
+            ("user", target_text_for_model(target_text))]
+
+
+def read_config(folder: Path) -> dict:
+    """A checkpoint folder's config.json."""
+    return json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+
+
+def semantic_model_id(tokenizer_config: dict) -> str:
+    """The Hub id `HiggsAudioTokenizer` loads its semantic teacher from, as its config names the teacher."""
+    teacher = tokenizer_config.get("semantic_techer", SEMANTIC_TEACHER_DEFAULT)
+    if teacher not in SEMANTIC_TEACHERS:
+        raise RvcbenchError(f"{KEY}: the audio tokenizer's semantic teacher {teacher!r} is not one upstream loads "
+                            f"from the Hub ({', '.join(SEMANTIC_TEACHERS)})")
+    return SEMANTIC_TEACHERS[teacher]
+
+
+def needs_whisper(model_config: dict) -> bool:
+    """Whether the serve engine loads the Whisper processor (HiggsAudioConfig's default is True)."""
+    return bool(model_config.get("encode_whisper_embed", True))
+
+
+class LocalFolders:
+    """Stands in for a transformers Auto class in an upstream module: the Hub ids it knows open local folders."""
+
+    def __init__(self, auto, folders: dict[str, Path]) -> None:
+        self._auto, self._folders = auto, folders
+
+    def from_pretrained(self, name, *args, **kwargs):
+        name = str(name)
+        if name not in self._folders and not Path(name).is_dir():
+            raise RvcbenchError(f"{KEY}: upstream asked for {name!r}, which load() did not resolve to a local "
+                                "folder (no download is made during a run)")
+        return self._auto.from_pretrained(str(self._folders.get(name, name)), *args, **kwargs)
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._auto, attribute)
+
+
+@contextmanager
+def hub_ids_as_folders(module: ModuleType, attribute: str, folders: dict[str, Path]) -> Iterator[None]:
+    """While the block runs, `module.<attribute>` (an Auto class upstream calls by Hub id) opens `folders`."""
+    original = getattr(module, attribute)
+    setattr(module, attribute, LocalFolders(original, folders))
+    try:
+        yield
+    finally:
+        setattr(module, attribute, original)
 
 
 def prompt_for_model(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -50,8 +141,9 @@ class Adapter(VoiceCloner):
     needs_prompt_text: ClassVar[bool] = True
     batch_size: ClassVar[int] = 1
     requirements: ClassVar[str] = "models/higgs_audio/requirements.txt (boson_multimodal), GPU with >= 24 GB"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: the target text normalised as examples/generation.py does
     weights_id: ClassVar[str] = MODEL_ID
+    extra_weights: ClassVar[tuple[str, ...]] = (AUDIO_TOKENIZER_ID, SEMANTIC_MODEL_ID)
     license: ClassVar[str] = "Boson Higgs Audio 2 Community License (weights); Apache-2.0 (code)"
     stack_modules: ClassVar[tuple[str, ...]] = ("boson_multimodal", "torch", "transformers", "librosa")
 
@@ -62,9 +154,15 @@ class Adapter(VoiceCloner):
     def load(self, device: str) -> None:
         model_dir = support.resolve_weights(self.weights_spec(), MODEL_ID, KEY, required_files=MODEL_FILES)
         tokenizer_dir = support.resolve_weights(None, AUDIO_TOKENIZER_ID, KEY, required_files=AUDIO_TOKENIZER_FILES)
+        semantic_id = semantic_model_id(read_config(tokenizer_dir))
+        semantic = {semantic_id: support.resolve_weights(None, semantic_id, KEY, required_files=SEMANTIC_MODEL_FILES)}
+        whisper = ({WHISPER_ID: support.resolve_weights(None, WHISPER_ID, KEY, required_files=WHISPER_FILES)}
+                   if needs_whisper(read_config(model_dir)) else {})
         serve = support.require("boson_multimodal.serve.serve_engine", KEY)
+        codec = support.require("boson_multimodal.audio_processing.higgs_audio_tokenizer", KEY)
         self._types = support.require("boson_multimodal.data_types", KEY)
-        self._engine = serve.HiggsAudioServeEngine(str(model_dir), str(tokenizer_dir), device=device)
+        with hub_ids_as_folders(codec, "AutoModel", semantic), hub_ids_as_folders(serve, "AutoProcessor", whisper):
+            self._engine = serve.HiggsAudioServeEngine(str(model_dir), str(tokenizer_dir), device=device)
         rate = int(self._engine.audio_tokenizer.sampling_rate)
         if rate != self.sample_rate:
             raise RvcbenchError(f"{KEY}: the audio tokenizer runs at {rate} Hz, the adapter declares "
@@ -76,6 +174,12 @@ class Adapter(VoiceCloner):
         return [self._clone_one(request) for request in requests]
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
+        if not self.supports_language(request.target_language):
+            return CloneFailure(f"unsupported language: {request.target_language}")
+        if not request.target_text.strip():
+            return CloneFailure("empty target text")
+        if not request.prompt_text.strip():
+            return CloneFailure("empty prompt transcript: Higgs Audio's cloning turn needs the reference's transcript")
         types = self._types
         prompt = prompt_for_model(request.prompt_audio, request.prompt_sample_rate)
         with support.prompt_files([prompt], OUTPUT_RATE) as (path,):

@@ -47,8 +47,8 @@ class Adapter(VoiceCloner):
     weights_id: ClassVar[str] = REPO_ID
     checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, UPSTREAM, COMMIT, "cli/SparkTTS.py")
     license: ClassVar[str] = "CC-BY-NC-SA-4.0"
-    stack_modules: ClassVar[tuple[str, ...]] = ("torch", "transformers", "soundfile", "soxr", "omegaconf", "einx",
-                                                "einops", "safetensors")
+    stack_modules: ClassVar[tuple[str, ...]] = ("torch", "torchaudio", "transformers", "soundfile", "soxr", "omegaconf",
+                                                "einx", "einops", "safetensors")  # torchaudio: sparktts/utils/audio.py
 
     def __init__(self) -> None:
         self._model = None
@@ -71,6 +71,8 @@ class Adapter(VoiceCloner):
         return [self._clone_one(request) for request in requests]
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
+        if not self.supports_language(request.target_language):
+            return CloneFailure(f"unsupported language: {request.target_language}")
         if not request.target_text.strip():
             return CloneFailure("empty target text")
         support.seed_everything(request.seed)

@@ -3,6 +3,8 @@
 Upstream (yl4579/StyleTTS2) ships its inference as a notebook (`Demo/Inference_LibriTTS.ipynb`), not as
 an importable function, so this adapter repeats that notebook's `compute_style` and `inference` steps
 over the checkout's own modules (STYLETTS2_ROOT), with the notebook's settings for unseen speakers.
+A target whose phoneme tokens do not fit PL-BERT's positions (512: about 80-100 English words) is a
+`CloneFailure`, decided from the token count before the model runs (ALBERT would raise).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from rvcbench.adapters import support
 from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
+from rvcbench.errors import MissingDependencyError
 
 REPO_ID = "yl4579/StyleTTS2-LibriTTS"
 UPSTREAM = "https://github.com/yl4579/StyleTTS2.git"
@@ -24,6 +27,15 @@ SAMPLE_RATE = 24000
 SETTINGS = {"alpha": 0.3, "beta": 0.7, "diffusion_steps": 5, "embedding_scale": 1.0}  # notebook, unseen speakers
 TAIL_TRIM = 50  # the notebook drops the last 50 samples ("weird pulse at the end of the model")
 CHECKOUT_PATHS = ("ASR_config", "ASR_path", "F0_path", "PLBERT_dir")  # config entries relative to the checkout
+PLBERT_POSITIONS = 512  # Utils/PLBERT/config.yml max_position_embeddings; load() reads it from the built model
+
+
+def too_long(tokens: int, positions: int) -> CloneFailure | None:
+    """A failure when `tokens` phoneme tokens (the leading 0 included) exceed PL-BERT's `positions`."""
+    if tokens <= positions:
+        return None
+    return CloneFailure(f"target text too long for StyleTTS 2: {tokens} phoneme tokens, PL-BERT takes at most "
+                        f"{positions}")
 
 
 def prompt_for_model(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -59,6 +71,7 @@ class Adapter(VoiceCloner):
 
     def __init__(self) -> None:
         self._net = None
+        self._positions = PLBERT_POSITIONS
 
     def load(self, device: str) -> None:
         """Build the model from the checkpoint's config and the checkout's pretrained ASR/F0/PL-BERT."""
@@ -89,8 +102,19 @@ class Adapter(VoiceCloner):
         self._sampler = sampling.DiffusionSampler(
             net.diffusion.diffusion, sampler=sampling.ADPM2Sampler(),
             sigma_schedule=sampling.KarrasSchedule(sigma_min=0.0001, sigma_max=3.0, rho=9.0), clamp=False)
-        self._phonemizer = support.require("phonemizer.backend", self.name).EspeakBackend(
-            language="en-us", preserve_punctuation=True, with_stress=True)
+        self._positions = int(net.bert.config.max_position_embeddings)
+        try:
+            self._phonemizer = support.require("phonemizer.backend", self.name).EspeakBackend(
+                language="en-us", preserve_punctuation=True, with_stress=True)
+        except RuntimeError as exc:  # phonemizer: "espeak not installed on your system"
+            raise MissingDependencyError(f"model {self.name!r} needs espeak-ng for its phonemes ({exc}): "
+                                         "`apt-get install espeak-ng`") from exc
+        try:
+            support.require("nltk", self.name).tokenize.word_tokenize("ready.")
+        except LookupError as exc:  # the notebook's word_tokenize needs NLTK's punkt sentence model
+            raise MissingDependencyError(f"model {self.name!r} needs NLTK's punkt tokenizer data: run "
+                                         "`python -m nltk.downloader punkt punkt_tab` in its environment "
+                                         f"({str(exc).strip().splitlines()[0]})") from exc
         self._cleaner = support.require("text_utils", self.name, hint).TextCleaner()
         self._to_mel = support.require("torchaudio", self.name).transforms.MelSpectrogram(
             n_mels=80, n_fft=2048, win_length=1200, hop_length=300)
@@ -101,11 +125,23 @@ class Adapter(VoiceCloner):
         return [self._clone_one(request) for request in requests]
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
+        if not self.supports_language(request.target_language):
+            return CloneFailure(f"unsupported language: {request.target_language}")
         if not request.target_text.strip():
             return CloneFailure("empty target text")
+        tokens = self._tokens(request.target_text.strip())
+        failure = too_long(len(tokens), self._positions)
+        if failure is not None:
+            return failure
         support.seed_everything(request.seed)
-        wave = self._synthesize(request.target_text.strip(), self._style(request))
+        wave = self._synthesize(tokens, self._style(request))
         return wave[:-TAIL_TRIM] if wave.size > TAIL_TRIM else CloneFailure("StyleTTS 2 generated no audio")
+
+    def _tokens(self, text: str) -> list[int]:
+        """The notebook's text steps: espeak phonemes, NLTK word tokens joined by spaces, symbol ids after a 0."""
+        nltk = support.require("nltk", self.name)
+        phonemes = " ".join(nltk.tokenize.word_tokenize(self._phonemizer.phonemize([text])[0]))
+        return [0, *self._cleaner(phonemes)]
 
     def _style(self, request: CloneRequest):
         """The notebook's `compute_style`: trimmed 24 kHz reference -> [acoustic style, prosodic style]."""
@@ -116,12 +152,11 @@ class Adapter(VoiceCloner):
         with torch.no_grad():
             return torch.cat([self._net.style_encoder(mel), self._net.predictor_encoder(mel)], dim=1)
 
-    def _synthesize(self, text: str, ref_s) -> np.ndarray:
-        """The notebook's `inference`: phonemes -> diffused style mixed with the reference -> waveform."""
-        torch, nltk = support.require("torch", self.name), support.require("nltk", self.name)
+    def _synthesize(self, token_ids: list[int], ref_s) -> np.ndarray:
+        """The notebook's `inference`: phoneme tokens -> diffused style mixed with the reference -> waveform."""
+        torch = support.require("torch", self.name)
         net, device, alpha, beta = self._net, self._device, SETTINGS["alpha"], SETTINGS["beta"]
-        phonemes = " ".join(nltk.tokenize.word_tokenize(self._phonemizer.phonemize([text])[0]))
-        tokens = torch.LongTensor([0, *self._cleaner(phonemes)]).to(device).unsqueeze(0)
+        tokens = torch.LongTensor(token_ids).to(device).unsqueeze(0)
         with torch.no_grad():
             lengths = torch.LongTensor([tokens.shape[-1]]).to(device)
             mask = torch.gt(torch.arange(lengths.max()).unsqueeze(0).expand(1, -1).type_as(lengths) + 1,
