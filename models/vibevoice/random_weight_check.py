@@ -32,6 +32,7 @@ from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, ada
 real = adapter_module(__file__)
 HOP = 3200  # samples per latent frame: the product of encoder_ratios, 24000 / 7.5
 RUNAWAY_MARK = "~"
+POSITIONS = 480  # the decoder's positions after loading: prompt (~300 byte tokens here) + at most ~180 steps
 
 
 def prompt_frames(request) -> int:
@@ -51,7 +52,8 @@ SPEC = RandomWeightSpec(
                                  target_text=f"This one keeps on talking {RUNAWAY_MARK} forever.",
                                  reason="length limit"),),
     notes=("token choices scripted by a logits processor (a random language model picks tokens at random)",
-           "diffusion noise zeroed: upstream draws one noise tensor per batch"),
+           "diffusion noise zeroed: upstream draws one noise tensor per batch",
+           f"decoder positions lowered to {POSITIONS} after loading, so the runaway probe stops sooner"),
 )
 
 
@@ -96,7 +98,7 @@ def small_model(vocab_size: int):
 
 def write_checkpoint(folder: Path) -> None:
     """The small random model, its tokenizer and processor config, in the layout of microsoft/VibeVoice-1.5B."""
-    tokenizer_dir = folder / "text_tokenizer"
+    tokenizer_dir = folder / "qwen2-byte-tokenizer"  # from_pretrained takes only tokenizers named Qwen
     tokenizer = byte_level_tokenizer()
     tokenizer.save_pretrained(tokenizer_dir)
     small_model(len(tokenizer)).save_pretrained(folder)
@@ -165,3 +167,6 @@ class Adapter(real.Adapter):
         super().load(device)
         script_tokens(self._model, self._processor.tokenizer)
         zero_diffusion_noise()
+        # generate's limit is max_position_embeddings - prompt (and at most 2x the prompt): lowered from 8192 so
+        # the runaway probe reaches it in ~100 steps instead of ~600; upstream's limit arithmetic is unchanged
+        self._model.config.decoder_config.max_position_embeddings = POSITIONS
