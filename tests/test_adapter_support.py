@@ -112,3 +112,31 @@ def test_refused_requests_fail_in_place_and_the_rest_go_to_the_model_in_one_call
     assert out[2].reason == "empty target text" and "empty prompt transcript" in out[3].reason
     assert clone_valid(Needy(), [request("x", language="fi")], make)[0].reason.startswith("unsupported")
     assert len(calls) == 1  # nothing valid: the model is not called
+
+
+def test_hard_coded_hub_ids_open_resolved_folders_only_while_inside(tmp_path):
+    import types
+
+    from rvcbench.adapters.support import hub_ids_as_folders
+
+    calls = []
+
+    class Auto:
+        @classmethod
+        def from_pretrained(cls, name, *args, **kwargs):
+            calls.append((cls.__name__, name, kwargs))
+            return name
+
+    transformers = types.SimpleNamespace(AutoTokenizer=type("AutoTokenizer", (Auto,), {}),
+                                         AutoModel=type("AutoModel", (Auto,), {}))
+    folders = {"bosonai/hubert_base": tmp_path / "hubert"}
+    with hub_ids_as_folders((transformers.AutoTokenizer, transformers.AutoModel), folders, "demo"):
+        assert transformers.AutoModel.from_pretrained("bosonai/hubert_base", trust_remote_code=True) == \
+            str(tmp_path / "hubert")
+        transformers.AutoTokenizer.from_pretrained(str(tmp_path))  # an existing folder passes through
+        with pytest.raises(MissingDependencyError, match="'microsoft/wavlm-base-plus', which load\\(\\) did not"):
+            transformers.AutoModel.from_pretrained("microsoft/wavlm-base-plus")
+    assert calls == [("AutoModel", str(tmp_path / "hubert"), {"trust_remote_code": True}),
+                     ("AutoTokenizer", str(tmp_path), {})]
+    assert transformers.AutoModel.from_pretrained("other/id") == "other/id"  # restored on the way out
+    assert "from_pretrained" not in vars(transformers.AutoModel)

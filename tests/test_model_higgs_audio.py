@@ -87,23 +87,6 @@ def test_semantic_teacher_follows_the_tokenizer_config(module):
         module.semantic_model_id({"semantic_techer": "w2v_bert2"})
 
 
-def test_upstream_hub_ids_open_the_resolved_folders_and_nothing_else(module, tmp_path):
-    calls = []
-
-    class Auto:
-        @staticmethod
-        def from_pretrained(name, *args, **kwargs):
-            calls.append((name, kwargs))
-            return "model"
-
-    upstream = types.SimpleNamespace(AutoModel=Auto)
-    with module.hub_ids_as_folders(upstream, "AutoModel", {"bosonai/hubert_base": tmp_path}):
-        assert upstream.AutoModel.from_pretrained("bosonai/hubert_base", trust_remote_code=True) == "model"
-        with pytest.raises(RvcbenchError, match="did not resolve"):
-            upstream.AutoModel.from_pretrained("microsoft/wavlm-base-plus")
-    assert calls == [(str(tmp_path), {"trust_remote_code": True})] and upstream.AutoModel is Auto
-
-
 def test_target_text_is_normalised_as_generation_py_does(module):
     text = module.target_text_for_model
     assert text("\u4f60\u597d\uff0c\u4e16\u754c\u3002") == "\u4f60\u597d, \u4e16\u754c."  # full-width -> ASCII

@@ -174,20 +174,6 @@ def fake_transformers(calls: list):
                                  AutoModelForMaskedLM=type("AutoModelForMaskedLM", (Auto,), {}))
 
 
-def test_melotts_hard_coded_bert_ids_read_local_folders_only_while_inside(module, tmp_path):
-    calls = []
-    transformers = fake_transformers(calls)
-    with module.local_pretrained(transformers, {"bert-base-uncased": tmp_path / "bert"}):
-        assert transformers.AutoTokenizer.from_pretrained("bert-base-uncased") == str(tmp_path / "bert")
-        transformers.AutoModelForMaskedLM.from_pretrained("bert-base-uncased", revision="x")
-        with pytest.raises(MissingDependencyError, match="'hfl/chinese-roberta-wwm-ext-large'"):
-            transformers.AutoModelForMaskedLM.from_pretrained("hfl/chinese-roberta-wwm-ext-large")
-    assert calls == [("AutoTokenizer", str(tmp_path / "bert"), {}),
-                     ("AutoModelForMaskedLM", str(tmp_path / "bert"), {"revision": "x"})]
-    assert transformers.AutoTokenizer.from_pretrained("other/id") == "other/id"  # restored on the way out
-    assert "from_pretrained" not in transformers.AutoModelForMaskedLM.__dict__
-
-
 def test_converters_watermarker_loads_the_local_checkpoint(module, tmp_path):
     seen = []
     wavmark = types.SimpleNamespace(load_model=lambda path="default": seen.append(path) or "model")

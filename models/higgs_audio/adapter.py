@@ -17,10 +17,7 @@ one that opens the folders resolved here: an id that was not resolved fails inst
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import ClassVar
 
 import numpy as np
@@ -99,34 +96,6 @@ def needs_whisper(model_config: dict) -> bool:
     return bool(model_config.get("encode_whisper_embed", True))
 
 
-class LocalFolders:
-    """Stands in for a transformers Auto class in an upstream module: the Hub ids it knows open local folders."""
-
-    def __init__(self, auto, folders: dict[str, Path]) -> None:
-        self._auto, self._folders = auto, folders
-
-    def from_pretrained(self, name, *args, **kwargs):
-        name = str(name)
-        if name not in self._folders and not Path(name).is_dir():
-            raise RvcbenchError(f"{KEY}: upstream asked for {name!r}, which load() did not resolve to a local "
-                                "folder (no download is made during a run)")
-        return self._auto.from_pretrained(str(self._folders.get(name, name)), *args, **kwargs)
-
-    def __getattr__(self, attribute: str):
-        return getattr(self._auto, attribute)
-
-
-@contextmanager
-def hub_ids_as_folders(module: ModuleType, attribute: str, folders: dict[str, Path]) -> Iterator[None]:
-    """While the block runs, `module.<attribute>` (an Auto class upstream calls by Hub id) opens `folders`."""
-    original = getattr(module, attribute)
-    setattr(module, attribute, LocalFolders(original, folders))
-    try:
-        yield
-    finally:
-        setattr(module, attribute, original)
-
-
 def prompt_for_model(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """The prompt at the audio tokenizer's rate (upstream resamples with librosa otherwise)."""
     return support.prompt_at(audio, sample_rate, OUTPUT_RATE)
@@ -161,7 +130,8 @@ class Adapter(VoiceCloner):
         serve = support.require("boson_multimodal.serve.serve_engine", KEY)
         codec = support.require("boson_multimodal.audio_processing.higgs_audio_tokenizer", KEY)
         self._types = support.require("boson_multimodal.data_types", KEY)
-        with hub_ids_as_folders(codec, "AutoModel", semantic), hub_ids_as_folders(serve, "AutoProcessor", whisper):
+        with support.hub_ids_as_folders((codec.AutoModel,), semantic, KEY), \
+                support.hub_ids_as_folders((serve.AutoProcessor,), whisper, KEY):
             self._engine = serve.HiggsAudioServeEngine(str(model_dir), str(tokenizer_dir), device=device)
         rate = int(self._engine.audio_tokenizer.sampling_rate)
         if rate != self.sample_rate:

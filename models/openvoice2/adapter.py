@@ -10,7 +10,7 @@ which get_se refuses, goes to `extract_se` whole). OpenVoice runs from a checkou
 Every file upstream would fetch from the Hugging Face Hub is found locally by `load` first and handed to upstream
 as a local path: MeloTTS and the converter take config and checkpoint paths; MeloTTS's hard-coded BERT ids and
 the WavMark watermarker that `ToneColorConverter.__init__` loads are redirected to their local folders while those
-upstream calls run (`local_pretrained`, `local_watermarker`).
+upstream calls run (`support.hub_ids_as_folders`, `local_watermarker`).
 """
 
 from __future__ import annotations
@@ -92,29 +92,9 @@ def base_speaker(melo_config: dict) -> tuple[str, int, str]:
     return name, int(speaker_id), name.lower().replace("_", "-") + ".pth"
 
 
-@contextmanager
-def local_pretrained(transformers: ModuleType, folders: dict[str, Path]) -> Iterator[None]:
-    """While inside: `AutoTokenizer`/`AutoModelForMaskedLM.from_pretrained` read the local folder of each Hub id
-    MeloTTS hard-codes (`folders`), and refuse any other id rather than download it."""
-    saved = []
-    for cls in (transformers.AutoTokenizer, transformers.AutoModelForMaskedLM):
-        saved.append((cls, cls.__dict__.get("from_pretrained")))
-
-        def local(name, *args, _load=cls.from_pretrained, **kwargs):
-            if str(name) not in folders:
-                raise MissingDependencyError(f"model {KEY!r}: MeloTTS asked for {name!r}, which is none of the "
-                                             f"BERT checkpoints it was given ({', '.join(sorted(folders))})")
-            return _load(str(folders[str(name)]), *args, **kwargs)
-
-        cls.from_pretrained = staticmethod(local)
-    try:
-        yield
-    finally:
-        for cls, original in saved:
-            if original is None:
-                del cls.from_pretrained
-            else:
-                cls.from_pretrained = original
+def bert_classes(transformers: ModuleType) -> tuple:
+    """The Auto classes MeloTTS calls with its hard-coded BERT ids (melo/text/*_bert.py)."""
+    return transformers.AutoTokenizer, transformers.AutoModelForMaskedLM
 
 
 @contextmanager
@@ -210,7 +190,7 @@ class Adapter(VoiceCloner):
         support.upstream_checkout(self.checkout, KEY)
         torch = support.require("torch", KEY)
         transformers = support.require("transformers", KEY)
-        with local_pretrained(transformers, berts):
+        with support.hub_ids_as_folders(bert_classes(transformers), berts, KEY):
             support.require("melo.api", KEY)  # imports every language's frontend and tokenizer now, not mid-run
         api = support.require("openvoice.api", KEY, f"check the checkout in {ROOT_ENV}")
         self._se_extractor = support.require("openvoice.se_extractor", KEY, f"check the checkout in {ROOT_ENV}")
@@ -264,7 +244,8 @@ class Adapter(VoiceCloner):
             target_se = self._target_se(str(prompt_path), str(Path(work, "processed")))
             tts, speaker_id, source_se = self._base(request.target_language)
             base_path = str(Path(work, "base.wav"))
-            with local_pretrained(self._transformers, self._berts):  # the language's BERT, at its first sentence
+            # the language's BERT loads at its first sentence
+            with support.hub_ids_as_folders(bert_classes(self._transformers), self._berts, KEY):
                 tts.tts_to_file(text, speaker_id, base_path, speed=SPEED, quiet=True)
             wav = self._converter.convert(audio_src_path=base_path, src_se=source_se, tgt_se=target_se,
                                           message=WATERMARK_MESSAGE)

@@ -77,6 +77,9 @@ def adapter_module(check_file: str | Path) -> ModuleType:
     name = f"rvcbench_model_{path.parent.name}_adapter"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules[name] = module  # before running it: dataclasses and pickling look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -197,3 +197,37 @@ def attention_for(device: str, flash_attn_installed: bool | None = None) -> str:
 
         flash_attn_installed = importlib.util.find_spec("flash_attn") is not None
     return "flash_attention_2" if device.startswith("cuda") and flash_attn_installed else "sdpa"
+
+
+@contextmanager
+def hub_ids_as_folders(auto_classes, folders: dict[str, Path], model: str) -> Iterator[None]:
+    """While the block runs, each class's `from_pretrained` opens the local folder resolved for a Hub id.
+
+    For upstream code that calls a transformers Auto class with a hard-coded Hub id and no way to pass a path
+    (MeloTTS's BERTs, Higgs Audio's semantic model): `load` resolves those ids first (`resolve_weights`), then
+    builds upstream inside this block. An id that was not resolved is refused rather than downloaded; a path to
+    an existing folder passes through. The original methods are back when the block ends.
+    """
+    saved = []
+
+    def local(load):
+        def from_pretrained(name, *args, **kwargs):
+            name = str(name)
+            if name not in folders and not Path(name).is_dir():
+                raise MissingDependencyError(
+                    f"model {model!r}: upstream asked for {name!r}, which load() did not resolve to a local folder "
+                    f"(resolved: {', '.join(sorted(folders)) or 'none'}); no download is made during a run")
+            return load(str(folders.get(name, name)), *args, **kwargs)
+        return staticmethod(from_pretrained)
+
+    for cls in auto_classes:
+        saved.append((cls, cls.__dict__.get("from_pretrained")))
+        cls.from_pretrained = local(cls.from_pretrained)
+    try:
+        yield
+    finally:
+        for cls, original in saved:
+            if original is None:
+                del cls.from_pretrained
+            else:
+                cls.from_pretrained = original
