@@ -108,7 +108,7 @@ def test_refused_requests_fail_in_place_and_the_rest_go_to_the_model_in_one_call
                                 request("d", transcript=""), request("e")], make)
     assert calls == [["a", "e"]]
     assert out[0][0] == 0 and out[4][0] == 1
-    assert out[1] == CloneFailure("unsupported language: fi (needy speaks en, zh)")
+    assert out[1] == CloneFailure("unsupported language: fi")
     assert out[2].reason == "empty target text" and "empty prompt transcript" in out[3].reason
     assert clone_valid(Needy(), [request("x", language="fi")], make)[0].reason.startswith("unsupported")
     assert len(calls) == 1  # nothing valid: the model is not called

@@ -120,8 +120,8 @@ def test_impossible_items_fail_alone_and_the_rest_is_made(adapter):
     loaded(adapter, upstream, seeds)
     out = adapter.clone([request(prompt_text=" \n"), request(), request(target_text=""),
                          request(language="de", seed=3)])
-    assert "needs the prompt transcript" in out[0].reason and "empty target text" in out[2].reason
-    assert "unsupported language 'de'" in out[3].reason and isinstance(out[1], np.ndarray)
+    assert "empty prompt transcript" in out[0].reason and "empty target text" in out[2].reason
+    assert "unsupported language: de" in out[3].reason and isinstance(out[1], np.ndarray)
     assert [call[0] for call in upstream.calls] == ["preprocess", "infer"] and seeds == [7]
 
 

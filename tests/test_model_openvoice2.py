@@ -232,7 +232,7 @@ def test_clone_runs_get_se_then_melotts_then_convert_with_upstreams_arguments(ad
 def test_unsupported_language_and_empty_text_fail_per_item(adapter):
     results = loaded(adapter, FakeUpstream()).clone([request(target_language="de"), request(target_text=" "),
                                                      request()])
-    assert isinstance(results[0], CloneFailure) and "unsupported language 'de'" in results[0].reason
+    assert isinstance(results[0], CloneFailure) and "unsupported language: de" in results[0].reason
     assert isinstance(results[1], CloneFailure) and results[1].reason == "empty target text"
     assert isinstance(results[2], np.ndarray)
 

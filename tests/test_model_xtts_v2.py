@@ -94,7 +94,7 @@ def test_clone_fails_items_it_cannot_make_and_keeps_the_rest():
     out = loaded_with(fake).clone([CloneRequest("a", prompt, 16000, "", "en", "Hello.", "fi", 1),
                                    CloneRequest("b", prompt, 16000, "", "en", "  \n", "en", 1),
                                    CloneRequest("c", prompt, 16000, "", "en", "Hello.", "en", 1)])
-    assert isinstance(out[0], CloneFailure) and "unsupported language 'fi'" in out[0].reason
+    assert isinstance(out[0], CloneFailure) and "unsupported language: fi" in out[0].reason
     assert isinstance(out[1], CloneFailure) and out[1].reason == "empty target text"
     assert isinstance(out[2], np.ndarray) and [call[0] for call in fake.calls] == ["latents", "inference"]
 

@@ -44,9 +44,6 @@ GENERATION = {  # F5TTS.infer defaults (also utils_infer's module defaults)
     "fix_duration": None,
 }
 LANGUAGES = frozenset({"en", "zh"})  # the v1 Base model is trained on Emilia ZH+EN
-NO_TRANSCRIPT = ("F5-TTS needs the prompt transcript (it conditions on it; upstream would transcribe the prompt "
-                 "with Whisper, another download)")
-
 
 def text_for_model(text: str) -> str:
     """A transcript or target as one line: runs of whitespace (newlines included) become one space."""
@@ -111,16 +108,10 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._model is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(r) for r in valid])
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
-        if not self.supports_language(request.target_language):
-            return CloneFailure(f"unsupported language {request.target_language!r} (F5-TTS v1 Base: en, zh)")
         target, transcript = text_for_model(request.target_text), text_for_model(request.prompt_text)
-        if not target:
-            return CloneFailure("empty target text")
-        if not transcript:
-            return CloneFailure(NO_TRANSCRIPT)
         support.seed_everything(request.seed)
         self._seed(request.seed)  # upstream's, as F5TTS.infer calls it (also sets the cuDNN determinism flags)
         prompt = np.asarray(request.prompt_audio, dtype=np.float32)

@@ -68,7 +68,7 @@ SPEC = RandomWeightSpec(
     seeded=True,
     failure_probes=(
         FailureProbe("an empty prompt transcript (F5-TTS conditions on it)", prompt_text=" ",
-                     reason="needs the prompt transcript"),
+                     reason="empty prompt transcript"),
         FailureProbe("an empty target text", target_text="", reason="empty target text"),
     ),
     notes=("batch size 1: infer_process takes one reference; upstream's batch over references (CFM.sample with lens) "

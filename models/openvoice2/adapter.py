@@ -228,15 +228,10 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._converter is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(r) for r in valid])
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
-        if request.target_language not in MELO:
-            return CloneFailure(f"unsupported language {request.target_language!r} (OpenVoice V2 with MeloTTS speaks "
-                                f"{', '.join(sorted(MELO))})")
         text = request.target_text.strip()
-        if not text:
-            return CloneFailure("empty target text")
         support.seed_everything(request.seed)
         prompt = prompt_for_model(request.prompt_audio, request.prompt_sample_rate)
         with support.prompt_files([prompt], OUTPUT_RATE) as (prompt_path,), \

@@ -130,29 +130,26 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._model is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
-        results: list[np.ndarray | CloneFailure | None] = [None] * len(requests)
-        ready = []
-        for index, request in enumerate(requests):
-            problem = input_problem(request, self._supported)
-            if problem:
-                results[index] = CloneFailure(problem)
-            else:
-                ready.append(index)
-        if ready:
-            batch = [requests[i] for i in ready]
+        return support.clone_valid(self, requests, self._generate,
+                                   also=lambda request: input_problem(request, self._supported))
+
+    def _generate(self, batch: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
+        """One generate_voice_clone call for the batch (every request already valid)."""
+        results: list[np.ndarray | CloneFailure] = []
+        if batch:
             prompts = [item for request in batch
                        for item in self._model.create_voice_clone_prompt(**prompt_arguments(request))]
             support.seed_everything(batch[0].seed)  # one sampling run for the whole batch
             wavs, rate = self._model.generate_voice_clone(**generate_arguments(batch, prompts, self.max_new_tokens))
             if rate != self.sample_rate:
                 raise ValueError(f"{KEY}: generate_voice_clone returned {rate} Hz audio, not {self.sample_rate}")
-            for index, wav in zip(ready, wavs, strict=True):
+            for wav in wavs:
                 wave = support.as_waveform(wav, KEY)
                 if wave.size == 0:
-                    results[index] = CloneFailure("Qwen3-TTS generated no speech (codec EOS at once)")
+                    results.append(CloneFailure("Qwen3-TTS generated no speech (codec EOS at once)"))
                 elif ran_away(wave.size, self.max_new_tokens):
-                    results[index] = CloneFailure(f"Qwen3-TTS reached max_new_tokens={self.max_new_tokens} "
-                                                  "without the codec EOS (runaway generation)")
+                    results.append(CloneFailure(f"Qwen3-TTS reached max_new_tokens={self.max_new_tokens} "
+                                                "without the codec EOS (runaway generation)"))
                 else:
-                    results[index] = wave
+                    results.append(wave)
         return results

@@ -66,7 +66,7 @@ SPEC = RandomWeightSpec(
     seeded=False,
     failure_probes=(
         FailureProbe(what="an empty prompt transcript (in-context cloning needs it)", prompt_text="",
-                     reason="needs the prompt transcript"),
+                     reason="empty prompt transcript"),
         FailureProbe(what="a target that never reaches the codec EOS (scripted) runs to max_new_tokens",
                      target_text="A target that the scripted talker never ends. " * 8, reason="max_new_tokens"),
     ),

@@ -122,13 +122,9 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._net is None:
             raise RuntimeError("styletts2: clone called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(r) for r in valid])
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
-        if not self.supports_language(request.target_language):
-            return CloneFailure(f"unsupported language: {request.target_language}")
-        if not request.target_text.strip():
-            return CloneFailure("empty target text")
         tokens = self._tokens(request.target_text.strip())
         failure = too_long(len(tokens), self._positions)
         if failure is not None:

@@ -85,15 +85,10 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._model is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(r) for r in valid])
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
         language = upstream_language(request.target_language)
-        if language is None:
-            return CloneFailure(f"unsupported language {request.target_language!r} (XTTS-v2 speaks "
-                                f"{', '.join(sorted(LANGUAGES))})")
-        if not request.target_text.strip():
-            return CloneFailure("empty target text")
         prompt = np.asarray(request.prompt_audio, dtype=np.float32)
         with support.prompt_files([prompt], request.prompt_sample_rate) as (path,):
             latents, speaker = self._model.get_conditioning_latents(audio_path=[str(path)],

@@ -199,12 +199,9 @@ class Adapter(VoiceCloner):
 
     def _prepare(self, request: CloneRequest) -> Prepared | CloneFailure:
         """generate_sentence's preparation of one prompt and text (its tokens, chunks and prompt features)."""
-        if not self.supports_language(request.target_language):
-            return CloneFailure(f"unsupported language: {request.target_language}")
-        if not request.target_text.strip():
-            return CloneFailure("empty target text")
-        if not request.prompt_text.strip():
-            return CloneFailure("empty prompt transcript (ZipVoice conditions on the prompt's text)")
+        refused = support.refusal(self, request)
+        if refused is not None:
+            return refused
         torch, infer = self._torch, self._infer
         wav = torch.from_numpy(prompt_for_model(request.prompt_audio, request.prompt_sample_rate))[None]
         wav = infer.remove_silence(wav, SAMPLE_RATE, only_edge=False, trail_sil=PROMPT_TRAIL_SILENCE_MS)

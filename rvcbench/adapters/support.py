@@ -172,8 +172,7 @@ def refusal(adapter, request) -> CloneFailure | None:
     undeclared languages; the adapter answers them too, so a direct caller gets a reason instead of audio.
     """
     if not adapter.supports_language(request.target_language):
-        return CloneFailure(f"unsupported language: {request.target_language} ({adapter.name} speaks "
-                            f"{', '.join(sorted(adapter.languages))})")
+        return CloneFailure(f"unsupported language: {request.target_language}")  # the engine's own wording
     if not request.target_text.strip():
         return CloneFailure("empty target text")
     if adapter.needs_prompt_text and not request.prompt_text.strip():
@@ -181,9 +180,16 @@ def refusal(adapter, request) -> CloneFailure | None:
     return None
 
 
-def clone_valid(adapter, requests: list, make) -> list:
-    """`make(valid_requests)` for the requests `refusal` lets through; the refused ones fail in their place."""
+def clone_valid(adapter, requests: list, make, also=None) -> list:
+    """`make(valid_requests)` for the requests `refusal` lets through; the refused ones fail in their place.
+
+    `also(request)`: the adapter's own refusal (a reason, or None) after the common ones, such as a language the
+    loaded checkpoint lists as unsupported.
+    """
     refused = [refusal(adapter, request) for request in requests]
+    if also is not None:
+        refused = [failure or (CloneFailure(reason) if (reason := also(request)) else None)
+                   for request, failure in zip(requests, refused, strict=True)]
     valid = [request for request, failure in zip(requests, refused, strict=True) if failure is None]
     made = iter(make(valid) if valid else [])
     return [failure if failure is not None else next(made) for failure in refused]
