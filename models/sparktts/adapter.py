@@ -68,13 +68,9 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._model is None:
             raise RuntimeError("sparktts: clone called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(request) for request in valid])
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
-        if not self.supports_language(request.target_language):
-            return CloneFailure(f"unsupported language: {request.target_language}")
-        if not request.target_text.strip():
-            return CloneFailure("empty target text")
         support.seed_everything(request.seed)
         prompt = prompt_for_model(request.prompt_audio, request.prompt_sample_rate)
         with support.prompt_files([prompt], SAMPLE_RATE) as (path,):
