@@ -3,7 +3,8 @@
 Each request becomes one item of upstream's "Format 2" (shared reference): the prompt transcript and the
 target text both as speaker 1 (`[S1]...`), the prompt audio as speaker 1's voice. `process_batch`
 left-pads the items and generates them in one `model.generate` call, so requests are batched; an item
-for which upstream produces no speech tokens comes back as a failure on its own.
+for which upstream produces no speech tokens comes back as a failure on its own, and an undeclared language,
+an empty target or an empty prompt transcript is refused before the call (`support.clone_valid`).
 
 MOSS-TTSD v0.7 runs from a clone at tag v0.7 (it imports `generation_utils`, `modeling_asteroid` and
 `XY_Tokenizer` from the clone's root): set MOSS_TTSD_ROOT to it.
@@ -41,6 +42,12 @@ def speaker1(text: str) -> str:
     return "[S1]" + " ".join(text.split())
 
 
+def model_dtype(torch, device: str):
+    """bf16 on CUDA (upstream's default `--dtype bf16`), fp32 elsewhere (its `--dtype fp32`: CPUs have no fast
+    bf16 matmul)."""
+    return torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+
+
 def batch_item(audio: np.ndarray, sample_rate: int, prompt_text: str, target_text: str) -> dict:
     """One `process_batch` item in upstream's Format 2; the audio as a (1, samples) float32 array and its rate
     (upstream resamples it to 16 kHz for the codec)."""
@@ -58,8 +65,9 @@ class Adapter(VoiceCloner):
     needs_prompt_text: ClassVar[bool] = True
     batch_size: ClassVar[int] = 4
     requirements: ClassVar[str] = f"models/moss_ttsd/requirements.txt + a clone of MOSS-TTSD v0.7 in ${ROOT_ENV}; GPU"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     weights_id: ClassVar[str] = MODEL_ID
+    extra_weights: ClassVar[tuple[str, ...]] = (CODEC_ID,)
     checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, REPO_URL, COMMIT, "modeling_asteroid.py")
     license: ClassVar[str] = "Apache-2.0"
     stack_modules: ClassVar[tuple[str, ...]] = ("generation_utils", "modeling_asteroid", "XY_Tokenizer", "torch",
@@ -76,15 +84,19 @@ class Adapter(VoiceCloner):
         codec = self._codec_checkpoint(root)
         self._utils = support.require("generation_utils", KEY)
         torch = support.require("torch", KEY)
-        # sdpa instead of upstream's default flash_attention_2 (a listed alternative): no flash-attn build.
         tokenizer, model, codec_model = self._utils.load_model(
-            str(model_dir), str(root / CODEC_CONFIG), str(codec), torch_dtype=torch.bfloat16,
-            attn_implementation="sdpa")
+            str(model_dir), str(self._codec_config(root)), str(codec), torch_dtype=model_dtype(torch, device),
+            attn_implementation=support.attention_for(device))
         self._parts = (tokenizer, model.to(device), codec_model.to(device), torch)
         self._device = device
         if int(codec_model.output_sample_rate) != self.sample_rate:
             raise RvcbenchError(f"{KEY}: the XY codec renders {codec_model.output_sample_rate} Hz, "
                                 f"the adapter declares {self.sample_rate} Hz")
+
+    @staticmethod
+    def _codec_config(root: Path) -> Path:
+        """The XY codec's architecture, from the clone (upstream's `SPT_CONFIG_PATH`)."""
+        return root / CODEC_CONFIG
 
     @staticmethod
     def _codec_checkpoint(root: Path) -> Path:
@@ -97,6 +109,9 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._parts is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
+        return support.clone_valid(self, requests, self._generate)
+
+    def _generate(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         tokenizer, model, codec_model, torch = self._parts
         items = []
         for request in requests:
