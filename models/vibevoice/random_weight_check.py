@@ -27,7 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module
+from rvcbench.adapters.random_weights import (
+    FailureProbe,
+    RandomWeightSpec,
+    adapter_module,
+    append_logits_processor,
+)
 
 real = adapter_module(__file__)
 HOP = 3200  # samples per latent frame: the product of encoder_ratios, 24000 / 7.5
@@ -134,14 +139,7 @@ def script_tokens(model, tokenizer) -> None:
                 forced[row, token] = 0.0
             return scores * 0 + forced
 
-    original = type(model)._get_logits_processor
-
-    def with_script(self, *args, **kwargs):
-        processors = original(self, *args, **kwargs)
-        processors.append(Scripted())
-        return processors
-
-    model._get_logits_processor = with_script.__get__(model)
+    append_logits_processor(model, Scripted)
 
 
 def zero_diffusion_noise() -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module
+from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module, append_logits_processor
 
 real = adapter_module(__file__)
 SAMPLED_CODES = 11  # then the stop code: 12 codes per generate call
@@ -118,14 +118,7 @@ def script_stop(gpt_inference) -> None:
                 scores[:, stop] = 0.0
             return scores
 
-    original = type(gpt_inference)._get_logits_processor
-
-    def with_script(self, *args, **kwargs):
-        processors = original(self, *args, **kwargs)
-        processors.append(StopAfter())
-        return processors
-
-    gpt_inference._get_logits_processor = with_script.__get__(gpt_inference)
+    append_logits_processor(gpt_inference, StopAfter)
 
 
 class Adapter(real.Adapter):

@@ -376,3 +376,20 @@ def write_record(report: RandomWeightReport, check_file: Path) -> Path:
     path = check_file.parent / RECORD_FILE
     path.write_text(json.dumps(report.record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+# --- helpers for check modules (run in the model's environment) ---------------------------------------------------
+
+
+def append_logits_processor(model, make_processor: Callable) -> None:
+    """Add `make_processor()` (a fresh transformers LogitsProcessor per `generate` call) to the processors that
+    `model.generate` builds for itself, so a random model's token choices can be scripted: a random language
+    model picks tokens at random and may never stop. Only this model instance is changed."""
+    original = type(model)._get_logits_processor
+
+    def with_script(self, *args, **kwargs):
+        processors = original(self, *args, **kwargs)
+        processors.append(make_processor())
+        return processors
+
+    model._get_logits_processor = with_script.__get__(model)
