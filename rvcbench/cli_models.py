@@ -144,10 +144,11 @@ def env_check(model: str, rehash: bool) -> None:
     if cls.checkout is not None:
         rows.append(checkout_state(model, cls.checkout))
     rows += [weights_state(repo_id, model, rehash) for repo_id in (cls.weights_id, *cls.extra_weights) if repo_id]
+    width = max([len(part) for part, _, _ in rows] + [28])
     if rows:
-        click.echo(f"  {'part':<34} {'state':<8} detail")
+        click.echo(f"  {'part':<{width}} {'state':<8} detail")
     for part, ok, detail in rows:
-        click.echo(f"  {part:<34} {'ok' if ok else 'MISSING':<8} {detail}")
+        click.echo(f"  {part:<{width}} {'ok' if ok else 'MISSING':<8} {detail}")
         good &= ok
     if not good:
         sys.exit(1)
@@ -220,11 +221,12 @@ def _check_random_weights(model: str, device: str, python: str | None) -> None:
     from rvcbench.adapters.conformance import format_row
     from rvcbench.adapters.random_weights import check_file_of, run_random_weight_check, write_record
 
+    check_file = check_file_of(model)  # a model without a check is refused before anything starts
     os.environ.setdefault("TQDM_DISABLE", "1")  # upstream progress bars, inherited by the worker
     click.echo(f"{'check':<18} {'':<5} detail")
     report = run_random_weight_check(model, python=python, device=device,
                                      on_result=lambda r: click.echo(format_row(r)))
-    path = write_record(report, check_file_of(model))
+    path = write_record(report, check_file)
     failed = [r.check for r in report.results if r.passed is False]
     click.echo(f"{model} (random weights, {report.record['seconds']:g} s): "
                f"{len(report.results) - len(failed)} of {len(report.results)} checks passed"
