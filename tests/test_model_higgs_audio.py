@@ -38,7 +38,11 @@ def test_declares_what_upstream_documents(adapter):
     assert adapter.sample_rate == 24000 and adapter.batch_size == 1 and adapter.needs_prompt_text
     assert adapter.weights_id == "bosonai/higgs-audio-v2-generation-3B-base"
     assert adapter.extra_weights == ("bosonai/higgs-audio-v2-tokenizer", "bosonai/hubert_base")
-    assert "boson_multimodal" in adapter.stack_modules
+    assert adapter.checkout.commit == "f04f5df76a6a7b14674e0d6d715b436c422883c6"
+    assert adapter.checkout.marker == "boson_multimodal/serve/serve_engine.py"
+    assert "boson_multimodal" not in adapter.stack_modules  # it comes from the checkout, not an install
+    assert {"torch", "torchaudio", "transformers", "librosa", "dac", "vector_quantize_pytorch"} <= set(
+        adapter.stack_modules)
     assert adapter.supports_language("en") and adapter.supports_language("zh") and not adapter.supports_language("fr")
     assert all(len(code) == 2 for code in adapter.languages)
 
@@ -72,11 +76,36 @@ def test_whisper_processor_is_needed_only_when_the_config_encodes_whisper(adapte
     assert not module.needs_whisper({"encode_whisper_embed": False})
 
 
-def test_complete_weights_without_the_stack_point_to_env_create(adapter, module, offline_hub, fake_tree):
+def complete_weights(adapter, module, offline_hub, fake_tree) -> None:
     adapter.weights = str(model_folder(fake_tree, module))
     cached(fake_tree, offline_hub, module.AUDIO_TOKENIZER_ID, module.AUDIO_TOKENIZER_FILES)
     cached(fake_tree, offline_hub, module.SEMANTIC_MODEL_ID, module.SEMANTIC_MODEL_FILES)
+
+
+def test_complete_weights_without_the_stack_point_to_env_create(adapter, module, offline_hub, fake_tree, stub_stack):
+    complete_weights(adapter, module, offline_hub, fake_tree)
+    stub_stack(adapter, importable=False)
     with pytest.raises(MissingDependencyError, match=f"rvcbench env create {KEY}"):
+        adapter.load("cpu")
+
+
+def test_missing_checkout_names_the_clone_and_commit(adapter, module, offline_hub, fake_tree, stub_stack,
+                                                     monkeypatch, tmp_path):
+    complete_weights(adapter, module, offline_hub, fake_tree)
+    stub_stack(adapter, importable=True)
+    monkeypatch.delenv(module.ROOT_ENV, raising=False)
+    monkeypatch.setenv("RVCBENCH_ENVS_DIR", str(tmp_path / "envs"))  # no recorded clone either
+    with pytest.raises(MissingDependencyError, match=f"rvcbench env create {KEY} --with-upstream.*"
+                                                      f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
+        adapter.load("cpu")
+
+
+def test_a_folder_without_upstreams_serve_engine_is_not_taken_for_the_checkout(adapter, module, offline_hub,
+                                                                                fake_tree, stub_stack, monkeypatch):
+    complete_weights(adapter, module, offline_hub, fake_tree)
+    stub_stack(adapter, importable=True)
+    monkeypatch.setenv(module.ROOT_ENV, str(fake_tree(("boson_multimodal/__init__.py",))))
+    with pytest.raises(MissingDependencyError, match="has no boson_multimodal/serve/serve_engine.py"):
         adapter.load("cpu")
 
 
@@ -124,16 +153,19 @@ class ChatMLSample:
     messages: list = field(default_factory=list)
 
 
+ENDED = "<|audio_out_bos|><|AUDIO_OUT|><|audio_eos|><|eot_id|>"  # an answer that stopped itself, as decoded
+
+
 class FakeServeEngine:
     """Records each `generate` call as upstream's HiggsAudioServeEngine would receive it."""
 
-    def __init__(self, audio: np.ndarray | None) -> None:
-        self.calls, self.audio = [], audio
+    def __init__(self, audio: np.ndarray | None, generated_text: str = ENDED) -> None:
+        self.calls, self.audio, self.generated_text = [], audio, generated_text
 
     def generate(self, **kwargs):
         audio_url = kwargs["chat_ml_sample"].messages[2].content.audio_url
         self.calls.append({**kwargs, "prompt": load_audio(audio_url)})
-        return types.SimpleNamespace(audio=self.audio, sampling_rate=24000)
+        return types.SimpleNamespace(audio=self.audio, sampling_rate=24000, generated_text=self.generated_text)
 
 
 def loaded_with(adapter, engine: FakeServeEngine):
@@ -171,3 +203,18 @@ def test_items_upstream_cannot_make_are_failures_beside_a_good_one(adapter):
 def test_an_answer_without_audio_is_a_failure(adapter):
     (out,) = loaded_with(adapter, FakeServeEngine(None)).clone([request()])
     assert isinstance(out, CloneFailure) and "no audio" in out.reason
+
+
+def test_an_answer_that_runs_to_max_new_tokens_is_a_failure(adapter, module):
+    engine = FakeServeEngine(np.full(480, 0.1, dtype=np.float32), generated_text="<|audio_out_bos|><|AUDIO_OUT|>")
+    (out,) = loaded_with(adapter, engine).clone([request()])
+    assert isinstance(out, CloneFailure) and "max_new_tokens=2048" in out.reason
+    assert module.ran_away("<|audio_out_bos|><|AUDIO_OUT|>") and not module.ran_away(ENDED)
+    assert not module.ran_away("<|AUDIO_OUT|><|audio_eos|><|end_of_text|>")
+
+
+def test_max_new_tokens_is_the_adapters_attribute(adapter):
+    engine = FakeServeEngine(np.full(480, 0.1, dtype=np.float32))
+    adapter.max_new_tokens = 48
+    loaded_with(adapter, engine).clone([request()])
+    assert engine.calls[0]["max_new_tokens"] == 48

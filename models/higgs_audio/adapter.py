@@ -5,13 +5,19 @@ examples/generation.py, examples/serve_engine/input_samples.py): a system turn w
 description, the prompt transcript as a user turn, the prompt audio as the assistant's answer, then the
 target text as the next user turn, normalised as `examples/generation.py` normalises its transcript.
 The serve engine takes one conversation per call ("We only support one request at a time now"), so
-the batch size is 1.
+the batch size is 1. Items upstream cannot make are refused per item (`support.clone_valid`), and an answer that
+runs to `max_new_tokens` without ending itself is a failure rather than a clip of unended audio.
 
 Upstream's loaders fetch two more models by hard-coded Hub id: `HiggsAudioTokenizer` its semantic
 teacher (`AutoModel.from_pretrained("bosonai/hubert_base", trust_remote_code=True)`) and the serve engine
 the Whisper processor when the checkpoint's config sets `encode_whisper_embed`. Neither takes a path, so
 while the engine is built `load` sets the `AutoModel` / `AutoProcessor` those two upstream modules read to
 one that opens the folders resolved here: an id that was not resolved fails instead of downloading.
+
+It runs from a checkout of upstream's repository (`support.upstream_checkout`), as upstream's README installs it
+(`pip install -e .`): `boson_multimodal/serve/` and `boson_multimodal/audio_processing/` have no `__init__.py`, so
+setuptools' `packages = find:` leaves both out of a regular (non-editable) install, and `serve_engine` does not
+import from one. The packages upstream needs are in requirements.txt.
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ from typing import ClassVar
 import numpy as np
 
 from rvcbench.adapters import support
-from rvcbench.adapters.contract import CloneFailure, CloneRequest, VoiceCloner
+from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
 from rvcbench.errors import RvcbenchError
 
 KEY = "higgs_audio"
+UPSTREAM = "https://github.com/boson-ai/higgs-audio"
+COMMIT = "f04f5df76a6a7b14674e0d6d715b436c422883c6"
+ROOT_ENV = "HIGGS_AUDIO_ROOT"
+MARKER = "boson_multimodal/serve/serve_engine.py"
 MODEL_ID = "bosonai/higgs-audio-v2-generation-3B-base"
 AUDIO_TOKENIZER_ID = "bosonai/higgs-audio-v2-tokenizer"
 MODEL_FILES = ("config.json", "tokenizer_config.json")
@@ -96,6 +106,12 @@ def needs_whisper(model_config: dict) -> bool:
     return bool(model_config.get("encode_whisper_embed", True))
 
 
+def ran_away(generated_text: str) -> bool:
+    """Whether generation ran to `max_new_tokens`: an answer that ended itself ends in one of its stop strings (the
+    serve engine decodes the generated tokens with the special ones kept, so the stop token is in the text)."""
+    return not generated_text.rstrip().endswith(tuple(GENERATION["stop_strings"]))
+
+
 def prompt_for_model(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """The prompt at the audio tokenizer's rate (upstream resamples with librosa otherwise)."""
     return support.prompt_at(audio, sample_rate, OUTPUT_RATE)
@@ -109,12 +125,18 @@ class Adapter(VoiceCloner):
     languages: ClassVar[frozenset[str]] = frozenset({"en", "zh", "es"})
     needs_prompt_text: ClassVar[bool] = True
     batch_size: ClassVar[int] = 1
-    requirements: ClassVar[str] = "models/higgs_audio/requirements.txt (boson_multimodal), GPU with >= 24 GB"
-    version: ClassVar[str] = "2"  # 2: the target text normalised as examples/generation.py does
+    requirements: ClassVar[str] = (f"models/higgs_audio/requirements.txt + a checkout of {UPSTREAM} in {ROOT_ENV}; "
+                                   "GPU with >= 24 GB")
+    version: ClassVar[str] = "3"  # 2: the target text normalised as examples/generation.py does; 3: an answer that
+    # runs to max_new_tokens is a failure, not a clip
+    max_new_tokens: ClassVar[int] = GENERATION["max_new_tokens"]
     weights_id: ClassVar[str] = MODEL_ID
     extra_weights: ClassVar[tuple[str, ...]] = (AUDIO_TOKENIZER_ID, SEMANTIC_MODEL_ID)
+    checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, UPSTREAM, COMMIT, MARKER)
     license: ClassVar[str] = "Boson Higgs Audio 2 Community License (weights); Apache-2.0 (code)"
-    stack_modules: ClassVar[tuple[str, ...]] = ("boson_multimodal", "torch", "transformers", "librosa")
+    # what boson_multimodal's serve engine and audio tokenizer import (the package itself comes from the checkout)
+    stack_modules: ClassVar[tuple[str, ...]] = ("torch", "torchaudio", "transformers", "librosa", "dac", "audiotools",
+                                                "vector_quantize_pytorch", "einops", "dacite", "pandas", "loguru")
 
     def __init__(self) -> None:
         self._engine = None
@@ -127,9 +149,13 @@ class Adapter(VoiceCloner):
         semantic = {semantic_id: support.resolve_weights(None, semantic_id, KEY, required_files=SEMANTIC_MODEL_FILES)}
         whisper = ({WHISPER_ID: support.resolve_weights(None, WHISPER_ID, KEY, required_files=WHISPER_FILES)}
                    if needs_whisper(read_config(model_dir)) else {})
-        serve = support.require("boson_multimodal.serve.serve_engine", KEY)
-        codec = support.require("boson_multimodal.audio_processing.higgs_audio_tokenizer", KEY)
-        self._types = support.require("boson_multimodal.data_types", KEY)
+        for module in self.stack_modules:
+            support.require(module, KEY)
+        support.upstream_checkout(self.checkout, KEY)
+        hint = f"check the checkout in {ROOT_ENV}"
+        serve = support.require("boson_multimodal.serve.serve_engine", KEY, hint)
+        codec = support.require("boson_multimodal.audio_processing.higgs_audio_tokenizer", KEY, hint)
+        self._types = support.require("boson_multimodal.data_types", KEY, hint)
         with support.hub_ids_as_folders((codec.AutoModel,), semantic, KEY), \
                 support.hub_ids_as_folders((serve.AutoProcessor,), whisper, KEY):
             self._engine = serve.HiggsAudioServeEngine(str(model_dir), str(tokenizer_dir), device=device)
@@ -141,15 +167,9 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._engine is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(request) for request in valid])
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
-        if not self.supports_language(request.target_language):
-            return CloneFailure(f"unsupported language: {request.target_language}")
-        if not request.target_text.strip():
-            return CloneFailure("empty target text")
-        if not request.prompt_text.strip():
-            return CloneFailure("empty prompt transcript: Higgs Audio's cloning turn needs the reference's transcript")
         types = self._types
         prompt = prompt_for_model(request.prompt_audio, request.prompt_sample_rate)
         with support.prompt_files([prompt], OUTPUT_RATE) as (path,):
@@ -158,7 +178,10 @@ class Adapter(VoiceCloner):
                         for role, text in conversation(request.prompt_text, request.target_text)]
             support.seed_everything(request.seed)
             response = self._engine.generate(chat_ml_sample=types.ChatMLSample(messages=messages),
-                                             seed=request.seed, **GENERATION)
+                                             seed=request.seed, **{**GENERATION, "max_new_tokens": self.max_new_tokens})
         if response.audio is None or len(response.audio) == 0:
             return CloneFailure("Higgs Audio generated no audio tokens (text-only answer)")
+        if ran_away(response.generated_text):
+            return CloneFailure(f"Higgs Audio reached max_new_tokens={self.max_new_tokens} without ending its "
+                                "answer (runaway generation)")
         return support.as_waveform(response.audio, KEY)
