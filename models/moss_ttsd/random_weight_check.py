@@ -45,7 +45,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module
+from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module, byte_level_tokenizer
 
 real = adapter_module(__file__)
 
@@ -110,15 +110,7 @@ SPEC = RandomWeightSpec(
 
 def text_tokenizer():
     """A Qwen2 fast tokenizer over bytes (no merges) with the tokens process_inputs writes; pad <|endoftext|>."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import Qwen2TokenizerFast
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-    vocab = {char: index for index, char in enumerate(bytes_to_unicode().values())}
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    backend.decoder = decoders.ByteLevel()
-    tokenizer = Qwen2TokenizerFast(tokenizer_object=backend, unk_token=None, bos_token=None,
+    tokenizer = byte_level_tokenizer(unk_token=None, bos_token=None,
                                    eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL[1:]})
     return tokenizer

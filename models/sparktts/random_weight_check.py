@@ -32,7 +32,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module
+from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module, byte_level_tokenizer
 
 real = adapter_module(__file__)
 
@@ -91,15 +91,7 @@ SPEC = RandomWeightSpec(
 def llm_tokenizer():
     """A Qwen2 fast tokenizer over bytes (no merges) with Spark-TTS's added tokens, not special (upstream's
     `batch_decode(skip_special_tokens=True)` must keep the bicodec tokens)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import Qwen2TokenizerFast
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-    vocab = {char: index for index, char in enumerate(bytes_to_unicode().values())}
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    backend.decoder = decoders.ByteLevel()
-    tokenizer = Qwen2TokenizerFast(tokenizer_object=backend, unk_token=None, bos_token=None,
+    tokenizer = byte_level_tokenizer(unk_token=None, bos_token=None,
                                    eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tokenizer.add_tokens(MARKERS + [f"<|bicodec_global_{i}|>" for i in range(GLOBAL_CODES)]
                          + [f"<|bicodec_semantic_{i}|>" for i in range(SEMANTIC_CODES)])

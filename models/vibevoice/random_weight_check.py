@@ -32,6 +32,7 @@ from rvcbench.adapters.random_weights import (
     RandomWeightSpec,
     adapter_module,
     append_logits_processor,
+    byte_level_tokenizer,
 )
 
 real = adapter_module(__file__)
@@ -62,17 +63,11 @@ SPEC = RandomWeightSpec(
 )
 
 
-def byte_level_tokenizer():
+def vibevoice_tokenizer():
     """A Qwen2-style byte-level BPE (no merges) with the special tokens VibeVoice's tokenizer looks up."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
     from vibevoice.modular.modular_vibevoice_text_tokenizer import VibeVoiceTextTokenizerFast
 
-    vocab = {char: index for index, char in enumerate(bytes_to_unicode().values())}
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    backend.decoder = decoders.ByteLevel()
-    tokenizer = VibeVoiceTextTokenizerFast(tokenizer_object=backend)
+    tokenizer = byte_level_tokenizer(VibeVoiceTextTokenizerFast)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<|image_pad|>"]})
     return tokenizer
 
@@ -104,7 +99,7 @@ def small_model(vocab_size: int):
 def write_checkpoint(folder: Path) -> None:
     """The small random model, its tokenizer and processor config, in the layout of microsoft/VibeVoice-1.5B."""
     tokenizer_dir = folder / "qwen2-byte-tokenizer"  # from_pretrained takes only tokenizers named Qwen
-    tokenizer = byte_level_tokenizer()
+    tokenizer = vibevoice_tokenizer()
     tokenizer.save_pretrained(tokenizer_dir)
     small_model(len(tokenizer)).save_pretrained(folder)
     (folder / "preprocessor_config.json").write_text(json.dumps({

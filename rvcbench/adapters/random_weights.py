@@ -393,3 +393,21 @@ def append_logits_processor(model, make_processor: Callable) -> None:
         return processors
 
     model._get_logits_processor = with_script.__get__(model)
+
+
+def byte_level_tokenizer(tokenizer_class=None, **special_tokens):
+    """A Qwen2-style fast tokenizer over bytes (byte-level BPE, no merges) for a random model's text side.
+
+    The real tokenizers are downloads; every byte is a token here, so any text encodes. `tokenizer_class` is the
+    upstream's own fast class (default `transformers.Qwen2TokenizerFast`); `special_tokens` go to its constructor
+    (`eos_token=`, `pad_token=`, ...)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+
+    if tokenizer_class is None:
+        from transformers import Qwen2TokenizerFast as tokenizer_class
+    vocab = {char: index for index, char in enumerate(bytes_to_unicode().values())}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    backend.decoder = decoders.ByteLevel()
+    return tokenizer_class(tokenizer_object=backend, **special_tokens)
