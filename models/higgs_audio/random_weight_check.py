@@ -43,6 +43,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module
 
@@ -227,17 +228,10 @@ class Adapter(real.Adapter):
         write_hubert(source / real.SEMANTIC_MODEL_ID)
         write_audio_tokenizer(source / real.AUDIO_TOKENIZER_ID, source / real.SEMANTIC_MODEL_ID)
         write_model(scratch / "higgs-audio-v2-generation-3B-base")
-        saved = os.environ.get(weights_store.WEIGHTS_DIR_VARIABLE)
-        os.environ[weights_store.WEIGHTS_DIR_VARIABLE] = str(scratch / "store")
-        try:
+        with mock.patch.dict(os.environ, {weights_store.WEIGHTS_DIR_VARIABLE: str(scratch / "store")}):
             for repo_id in (real.AUDIO_TOKENIZER_ID, real.SEMANTIC_MODEL_ID):
                 weights_store.download(repo_id, source=source, echo=lambda line: None)
             shutil.rmtree(source)
             self.weights = str(scratch / "higgs-audio-v2-generation-3B-base")
             super().load(device)
-        finally:
-            if saved is None:
-                os.environ.pop(weights_store.WEIGHTS_DIR_VARIABLE, None)
-            else:
-                os.environ[weights_store.WEIGHTS_DIR_VARIABLE] = saved
         script_generation(self._engine.model, self._engine.tokenizer)

@@ -66,6 +66,16 @@ def prompt_language_problem(request: CloneRequest, languages: frozenset[str]) ->
     return None
 
 
+def build_parts(utils: ModuleType, cfg, device) -> dict:
+    """The six parts upstream's builders make from the config, keyed like `CHECKPOINTS` (amphion/MaskGCT's files)."""
+    encoder, decoder = utils.build_acoustic_codec(cfg.acoustic_codec, device)
+    return {"semantic_codec": utils.build_semantic_codec(cfg.semantic_codec, device),
+            "codec_encoder": encoder, "codec_decoder": decoder,
+            "t2s_model": utils.build_t2s_model(cfg.t2s_model, device),
+            "s2a_model_1layer": utils.build_s2a_model(cfg.s2a_model.s2a_1layer, device),
+            "s2a_model_full": utils.build_s2a_model(cfg.s2a_model.s2a_full, device)}
+
+
 def load_checkpoint(safetensors_torch: ModuleType, module, path: Path) -> None:
     """Load one safetensors file into `module`, strictly (every key, no extra ones), as upstream's `load_model` does.
 
@@ -118,12 +128,8 @@ class Adapter(VoiceCloner):
             with support.hub_ids_as_folders((utils.Wav2Vec2BertModel, utils.SeamlessM4TFeatureExtractor),
                                             {SEMANTIC_MODEL_ID: semantic_dir}, KEY):
                 semantic_model, semantic_mean, semantic_std = utils.build_semantic_model(dev)
-                codec_encoder, codec_decoder = utils.build_acoustic_codec(cfg.acoustic_codec, dev)
-                parts = {"semantic_codec": utils.build_semantic_codec(cfg.semantic_codec, dev),
-                         "codec_encoder": codec_encoder, "codec_decoder": codec_decoder,
-                         "t2s_model": utils.build_t2s_model(cfg.t2s_model, dev),
-                         "s2a_model_1layer": utils.build_s2a_model(cfg.s2a_model.s2a_1layer, dev),
-                         "s2a_model_full": utils.build_s2a_model(cfg.s2a_model.s2a_full, dev)}
+                parts = build_parts(utils, cfg, dev)
+                codec_encoder, codec_decoder = parts["codec_encoder"], parts["codec_decoder"]
                 for part, module in parts.items():
                     load_checkpoint(safetensors_torch, module, weights / CHECKPOINTS[part])
                 self._pipeline = utils.MaskGCT_Inference_Pipeline(

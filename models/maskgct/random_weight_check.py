@@ -149,14 +149,7 @@ def write_random_parts(clone: Path, weights: Path) -> None:
     with contextlib.chdir(clone):
         from models.tts.maskgct import maskgct_utils as utils
 
-        cfg = utils.load_config(_real.CONFIG).model
-        cpu = torch.device("cpu")
-        encoder, decoder = utils.build_acoustic_codec(cfg.acoustic_codec, cpu)
-        parts = {"semantic_codec": utils.build_semantic_codec(cfg.semantic_codec, cpu),
-                 "codec_encoder": encoder, "codec_decoder": decoder,
-                 "t2s_model": utils.build_t2s_model(cfg.t2s_model, cpu),
-                 "s2a_model_1layer": utils.build_s2a_model(cfg.s2a_model.s2a_1layer, cpu),
-                 "s2a_model_full": utils.build_s2a_model(cfg.s2a_model.s2a_full, cpu)}
+        parts = _real.build_parts(utils, utils.load_config(_real.CONFIG).model, torch.device("cpu"))
     for part, module in parts.items():
         path = weights / _real.CHECKPOINTS[part]
         path.parent.mkdir(parents=True, exist_ok=True)

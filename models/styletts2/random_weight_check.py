@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 from rvcbench.adapters import support
 from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module
@@ -155,15 +156,8 @@ class Adapter(real.Adapter):
         clone = support.upstream_checkout(self.checkout, self.name)  # the real clone, for its code
         checkout = stand_in_checkout(clone, scratch / "checkout")
         ensure_punkt(scratch / "nltk_data")
-        before = os.environ.get(real.ROOT_ENV)
-        os.environ[real.ROOT_ENV] = str(checkout)
-        try:
+        with mock.patch.dict(os.environ, {real.ROOT_ENV: str(checkout)}):
             support.upstream_checkout(self.checkout, self.name)  # the stand-in first on sys.path
             write_random_model(checkout, scratch / "weights")
             self.weights = str(scratch / "weights")
             super().load(device)
-        finally:
-            if before is None:
-                os.environ.pop(real.ROOT_ENV, None)
-            else:
-                os.environ[real.ROOT_ENV] = before
