@@ -128,7 +128,8 @@ class Adapter(real.Adapter):
         return config
 
     def load(self, device: str) -> None:
-        root = Path(tempfile.mkdtemp(prefix="rvcbench-f5_tts-random-"))
+        self._scratch = tempfile.TemporaryDirectory(prefix="rvcbench-f5_tts-random-")  # removed at exit
+        root = Path(self._scratch.name)
         write_checkpoint(root / "f5", self.model_config())
         write_vocoder(root / "vocos")
         self.weights, self.vocoder_weights = str(root / "f5"), str(root / "vocos")

@@ -196,7 +196,8 @@ class Adapter(_real.Adapter):
 
         from rvcbench import weights_store
 
-        root = Path(tempfile.mkdtemp(prefix="rvcbench-openvoice2-random-"))
+        self._scratch = tempfile.TemporaryDirectory(prefix="rvcbench-openvoice2-random-")  # removed at exit
+        root = Path(self._scratch.name)
         checkout = _real.support.upstream_checkout(self.checkout, self.name)  # openvoice.models for the converter
         os.environ[self.checkout.variable] = str(checkout)  # the recorded checkout is found through HOME, changed next
         os.environ["HOME"] = str(root / "home")  # whisper_timestamped reads ~/.cache/torch/hub/... for silero

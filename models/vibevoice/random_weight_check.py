@@ -154,7 +154,8 @@ def zero_diffusion_noise() -> None:
 
 class Adapter(real.Adapter):
     def load(self, device: str) -> None:
-        folder = Path(tempfile.mkdtemp(prefix="vibevoice-random-"))
+        self._scratch = tempfile.TemporaryDirectory(prefix="vibevoice-random-")  # removed at exit
+        folder = Path(self._scratch.name)
         write_checkpoint(folder)
         self.weights = str(folder)
         super().load(device)

@@ -125,7 +125,8 @@ class Adapter(real.Adapter):
     def load(self, device: str) -> None:
         import torch
 
-        folder = Path(tempfile.mkdtemp(prefix="xtts-v2-random-"))
+        self._scratch = tempfile.TemporaryDirectory(prefix="xtts-v2-random-")  # removed at exit
+        folder = Path(self._scratch.name)
         saved = write_checkpoint(folder)
         self.weights = str(folder)
         super().load(device)
