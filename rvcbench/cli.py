@@ -39,6 +39,8 @@ def main() -> None:
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Run directory (default: runs/<model>__<data>__<profile>__seed<seed>).")
 @click.option("--seed", default=0, show_default=True, help="Run seed: per-item seeds and bootstrap derive from it.")
+@click.option("--seeds", default=None, metavar="S,S,...",
+              help="One run per seed (DIR/seed-<s>) and the between-seed SD of every metric (DIR/seeds.json).")
 @click.option("--limit", type=int, default=None, help="Only the first N pairs of the manifest.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--batch-size", type=int, default=None, help="Override the adapter's preferred batch size.")
@@ -80,8 +82,9 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def run(ctx: click.Context, model: str, data: str, profile: str, scorer_weights: tuple[str, ...], out: Path | None,
-        seed: int, limit: int | None, device: str, batch_size: int | None, task: str, noise_dir: str | None,
-        weights: str | None, executor: str, devices: str | None, gpus: int | None, score_devices: str | None,
+        seed: int, seeds: str | None, limit: int | None, device: str, batch_size: int | None, task: str,
+        noise_dir: str | None, weights: str | None, executor: str, devices: str | None, gpus: int | None,
+        score_devices: str | None,
         batch_seconds: float | None, no_pipeline: bool, shard: str | None, ray_address: str | None,
         ray_cpus_per_actor: float, ray_resources: str | None, pairs: str | None, protocol: str | None,
         evaluation: str | None, data_root: Path | None, quiet: bool) -> None:
@@ -103,6 +106,9 @@ def run(ctx: click.Context, model: str, data: str, profile: str, scorer_weights:
                        devices=devices, gpus=gpus, score_devices=score_devices, batch_seconds=batch_seconds,
                        pipeline=not no_pipeline, shard=shard, ray_address=ray_address,
                        ray_cpus_per_actor=ray_cpus_per_actor, ray_resources=ray_resources)
+    if seeds is not None:
+        _run_seeds(ctx, config, seeds, out, quiet, protocol)
+        return
     if protocol:
         _run_protocol(ctx, config, protocol, evaluation, out, quiet)
         return
@@ -113,6 +119,23 @@ def run(ctx: click.Context, model: str, data: str, profile: str, scorer_weights:
     click.echo(format_summary(outcome.summary, title))
     click.echo(f"this invocation: synthesized {outcome.synthesized}, scored {outcome.scored}, "
                f"{outcome.seconds:.1f} s; run directory: {outcome.run_dir}")
+
+
+def _run_seeds(ctx: click.Context, config, seeds: str, out: Path | None, quiet: bool, protocol: str | None) -> None:
+    from rvcbench.seed_group import format_seed_variation, parse_seeds, run_seed_group
+    from rvcbench.summary import format_summary
+
+    if ctx.get_parameter_source("seed") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("give either --seed or --seeds")
+    if protocol:
+        raise click.UsageError("--seeds runs one configuration per seed; run a --protocol once per --seed instead")
+    outcome = run_seed_group(config, parse_seeds(seeds), out, progress=not quiet)
+    first = min(outcome.runs, key=list(outcome.runs).index)
+    click.echo(format_summary(outcome.runs[first].summary, f"{config.model} on {config.data} (scorer profile "
+                                                           f"{config.profile}, seed {first} of {seeds})"))
+    click.echo("")
+    click.echo(format_seed_variation(outcome.group))
+    click.echo(f"seed group directory: {outcome.out_dir} (one run per seed; seeds.json)")
 
 
 def _run_protocol(ctx: click.Context, config, protocol: str, evaluation: str | None, out: Path | None,

@@ -37,6 +37,7 @@ from rvcbench.execution.options import (
     resolve_devices,
 )
 from rvcbench.execution.stages import StageSpec
+from rvcbench.execution.usage import append_usage, invocation_usage, read_usage, summarize_cost
 from rvcbench.model_envs import recorded_env
 from rvcbench.plan import iter_planned, plan_fingerprint
 from rvcbench.results import RunDirectory
@@ -231,9 +232,17 @@ def run_benchmark(config: RunConfig, out_dir: Path | None = None, *, progress: b
                                                                   for s in scorers},
                         model=config.model, limits=limits, pipeline=config.pipeline, max_attempts=config.max_attempts,
                         progress=progress)
-        stats = driver.run()
+        try:
+            stats = driver.run()
+        finally:  # a run that crashed still adds what this invocation spent to its cost
+            if driver.stats.syntheses or driver.stats.scored:
+                append_usage(run_dir.root, invocation_usage(driver.usage, driver.stats.load_seconds,
+                                                            driver.stats.syntheses))
         summary = _summary(run_dir, config, run_config, scorers, tasks, dataset, versions)
         summary["timing"] = {"wall_seconds": time.perf_counter() - started, **stats.as_dict()}
+        syntheses, audio_seconds, clone_seconds = store.synth_totals()
+        summary["cost"] = summarize_cost(read_usage(run_dir.root), syntheses=syntheses, audio_seconds=audio_seconds,
+                                         clone_seconds=clone_seconds)
         run_dir.write_summary(summary)
     finally:
         run_dir.close()

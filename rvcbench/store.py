@@ -210,6 +210,19 @@ class RunStore:
             ("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)", rows),
         ])
 
+    def synth_totals(self) -> tuple[int, float, float]:
+        """(syntheses stored, seconds of audio the ok ones produced, seconds their clone calls took)."""
+        count, audio, clone = 0, 0.0, 0.0
+        cursor = self._db.execute("SELECT data FROM synth")
+        while rows := cursor.fetchmany(2000):
+            for (data,) in rows:
+                synth = json.loads(data)
+                count += 1
+                if synth.get("status") == "ok":
+                    audio += synth.get("audio_seconds") or 0.0
+                    clone += synth.get("synth_seconds") or 0.0
+        return count, audio, clone
+
     def record_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
 

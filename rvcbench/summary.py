@@ -13,6 +13,7 @@ Per task, each condition is compared with the task's `clean` condition on the sa
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -224,6 +225,7 @@ def format_summary(summary: dict, title: str = "") -> str:
                 lines.append(f"  worst-group gap in {metric}: {gap['gap']:.4g} "
                              f"(best {gap['best_group']}, worst {gap['worst_group']})")
     lines += format_analyses(summary.get("analyses", {}))
+    lines += format_cost(summary.get("cost"))
     if summary["failure_reasons"]:
         lines.append("failures and unavailable items by reason:")
         lines += [f"  {count} × {reason}" for reason, count in list(summary["failure_reasons"].items())[:10]]
@@ -231,6 +233,29 @@ def format_summary(summary: dict, title: str = "") -> str:
 
 
 HEADLINE_METRICS = ("sim", "wer_corpus")
+
+
+def format_cost(cost: dict | None) -> list[str]:
+    """What the run cost (all its invocations), per phase and per hour of generated audio."""
+    if not cost or not cost["generated_audio_seconds"]:
+        return []
+    lines = ["", f"cost ({cost['invocations']} invocation(s){'' if cost['complete'] else ', incomplete'}): "
+                 f"{cost['generated_audio_seconds']:.1f} s of audio generated, RTF {_num(cost['rtf'] or math.nan)}"]
+    for name in ("synthesis", "scoring"):
+        phase = cost["phases"].get(name)
+        if phase:
+            lines.append(f"  {name:<10} {phase['wall_seconds']:9.1f} s, {phase['gpu_seconds']:9.1f} GPU-s, "
+                         f"peak GPU {_bytes(phase['peak_gpu_bytes'])}, peak RSS {_bytes(phase['peak_rss_bytes'])} "
+                         f"on {','.join(phase['devices'])}")
+    lines.append(f"  loading    {cost['phases']['loading']['wall_seconds']:9.1f} s")
+    per_hour = cost["per_audio_hour"]
+    lines.append(f"  per hour of generated audio: {per_hour['synthesis_wall_seconds']:.0f} s of synthesis, "
+                 f"{per_hour['synthesis_gpu_seconds']:.0f} GPU-s")
+    return lines
+
+
+def _bytes(value: int | None) -> str:
+    return "–" if value is None else f"{value / 2**30:.2f} GiB"
 
 
 def _other_metrics_table(task: dict) -> list[str]:

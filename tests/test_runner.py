@@ -87,6 +87,8 @@ def test_killed_run_resumes_only_missing_items_with_identical_results(fixture_mo
     clean_table = pd.read_parquet(tmp_path / "clean" / "utterances.parquet")[columns].sort_values("item_id")
     pd.testing.assert_frame_equal(killed_table.reset_index(drop=True), clean_table.reset_index(drop=True))
     assert resumed.summary["items"] == clean.summary["items"] == 12
+    assert resumed.summary["cost"]["complete"] is False  # the killed invocation left no figures: said, not hidden
+    assert clean.summary["cost"]["complete"] is True and clean.summary["cost"]["invocations"] == 1
     assert not list(killed_dir.rglob("*.part"))  # atomic writes leave no half files
 
 

@@ -30,6 +30,7 @@ from rvcbench.adapters.protocol import (
     read_message,
     write_message,
 )
+from rvcbench.execution.usage import process_sample
 
 ATTRIBUTES = ("name", "description", "sample_rate", "languages", "needs_prompt_text", "needs_target_audio",
               "batch_size", "requirements", "version", "weights_id", "license", "stack_modules", "weights")
@@ -66,6 +67,7 @@ def error_message(exc: BaseException) -> dict:
 
 def serve(adapter: VoiceCloner, messages_in: BinaryIO, messages_out: BinaryIO) -> None:
     """Answer requests until `shutdown` or until the runner closes the stream."""
+    device = "cpu"
     while True:
         try:
             header, arrays = read_message(messages_in)
@@ -76,12 +78,14 @@ def serve(adapter: VoiceCloner, messages_in: BinaryIO, messages_out: BinaryIO) -
             return
         try:
             if op == "load":
-                adapter.load(str(header["device"]))
+                device = str(header["device"])
+                adapter.load(device)
                 write_message(messages_out, {"op": "loaded", "describe": adapter.describe()})
             elif op == "clone":
                 outputs = list(adapter.clone(decode_requests(header["requests"], arrays)))
                 encoded, out_arrays = encode_outputs(outputs)
-                write_message(messages_out, {"op": "cloned", "outputs": encoded}, out_arrays)
+                write_message(messages_out, {"op": "cloned", "outputs": encoded, "usage": process_sample(device)},
+                              out_arrays)
             else:
                 write_message(messages_out, {"op": "error", "error_type": "ProtocolError",
                                              "message": f"unknown request {op!r}", "traceback": ""})

@@ -102,6 +102,7 @@ class WorkerCloner(VoiceCloner):
                     tuple(value) if key == "stack_modules" else value)
         self.environment: dict = hello["environment"]
         self._describe: dict = hello["describe"]
+        self.worker_usage: dict | None = None  # set by every clone reply
 
     @property
     def pid(self) -> int | None:
@@ -123,6 +124,7 @@ class WorkerCloner(VoiceCloner):
         if header.get("op") == "error":
             raise remote_error(header["error_type"], header["message"], header.get("traceback", ""))
         self._crashes_in_a_row = 0
+        self.worker_usage = header.get("usage")  # the worker's own peak memory (rvcbench.execution.usage)
         return decode_outputs(header["outputs"], out_arrays)
 
     def close(self) -> None:

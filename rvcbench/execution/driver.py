@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from rvcbench.batching import BatchLimits, batches_by_duration
+from rvcbench.execution.usage import PhaseUsage
 from rvcbench.results import RunDirectory
 from rvcbench.scoring.engine import SCORING_BATCH
 
@@ -32,6 +33,7 @@ MAX_ATTEMPTS = 3
 @dataclass
 class DriveStats:
     synthesized: int = 0  # items recorded by this invocation
+    syntheses: int = 0  # synthesis results (clips, failures, refusals) stored by this invocation
     scored: int = 0
     clone_seconds: float = 0.0  # inside `clone` calls (per-item shares summed)
     synthesis_stage_seconds: float = 0.0  # inside synthesis replicas (clone + inputs + output checks + writes)
@@ -65,6 +67,7 @@ class Driver:
         self.progress = progress
         self._failed = 0
         self.stats = DriveStats()
+        self.usage = {"synthesis": PhaseUsage(), "scoring": PhaseUsage()}  # this invocation's cost per phase
         self._inflight: dict[Future, _Pending] = {}
         self._bars: dict[str, tqdm] = {}
 
@@ -134,6 +137,7 @@ class Driver:
             if "batch_size" in synth:
                 self.stats.batch_sizes[synth["batch_size"]] = self.stats.batch_sizes.get(synth["batch_size"], 0) + 1
         self.stats.synthesized += len(records)
+        self.stats.syntheses += len(synths)
         self._advance("synthesis", len(records), failed=sum(r["status"] == "failed" for r in records))
         items = {it.item_id: it for members, _ in payload for it in members}
         return [(rec, items[rec["item_id"]], self.missing(rec)) for rec in records if rec["status"] == "ok"]
@@ -200,7 +204,7 @@ class Driver:
             pending = self._inflight.pop(future)
             pool = self._pool(pending.kind)
             try:
-                results, seconds, loading = future.result()
+                results, seconds, loading, sample = future.result()
             except pool.lost_errors as exc:
                 if pending.attempts < self.max_attempts:
                     self.stats.retried_payloads += 1
@@ -211,6 +215,7 @@ class Driver:
             key = "synthesis_stage_seconds" if pending.kind == "synthesis" else "scoring_seconds"
             setattr(self.stats, key, getattr(self.stats, key) + seconds - loading)
             self.stats.load_seconds += loading
+            self.usage[pending.kind].add(seconds - loading, sample["device"], sample)
             finished.append((pending, results))
         return finished
 

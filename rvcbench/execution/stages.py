@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rvcbench.data import Dataset
+from rvcbench.execution.usage import DeviceSampler, stage_sample
 
 
 @dataclass(frozen=True)
@@ -31,20 +34,28 @@ class Replica:
         self.spec, self.device = spec, device
         self._stage = None
 
-    def run(self, payload: list) -> tuple[list, float, float]:
-        """The stage's results for `payload`, the seconds spent in the stage, and the seconds of that spent
-        loading models (the adapter on first use; a scorer the first time it is needed)."""
+    def run(self, payload: list) -> tuple[list, float, float, dict]:
+        """The stage's results for `payload`, the seconds spent in the stage, the seconds of that spent
+        loading models (the adapter on first use; a scorer the first time it is needed), and the memory
+        figures of the process the model ran in (`rvcbench.execution.usage.stage_sample`)."""
         loading = 0.0
-        if self._stage is None:
+        with DeviceSampler(self.device) if self._needs_sampler() else nullcontext() as sampler:
+            if self._stage is None:
+                start = time.perf_counter()
+                self._stage = build_stage(self.spec, self.device)
+                loading = time.perf_counter() - start
+            loaded_before = getattr(self._stage, "load_seconds", 0.0)
             start = time.perf_counter()
-            self._stage = build_stage(self.spec, self.device)
-            loading = time.perf_counter() - start
-        loaded_before = getattr(self._stage, "load_seconds", 0.0)
-        start = time.perf_counter()
-        results = self._stage.run(payload)
-        seconds = time.perf_counter() - start
+            results = self._stage.run(payload)
+            seconds = time.perf_counter() - start
         loading += getattr(self._stage, "load_seconds", 0.0) - loaded_before
-        return results, seconds + loading, loading
+        sample = stage_sample(self.device, getattr(self._stage, "adapter", None), sampler)
+        return results, seconds + loading, loading, {**sample, "device": self.device}
+
+    def _needs_sampler(self) -> bool:
+        """NVML sampling only where torch cannot tell: a CUDA device and no torch CUDA state in this process."""
+        torch = sys.modules.get("torch")
+        return self.device.startswith("cuda") and (torch is None or not torch.cuda.is_initialized())
 
     def close(self) -> None:
         if self._stage is not None and self.spec.kind == "synthesis":
