@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rvcbench.errors import RvcbenchError
 from rvcbench.execution.options import parse_shard
+from rvcbench.execution.usage import append_usage, read_usage
 from rvcbench.results import IDENTITY_KEYS, RunDirectory
 from rvcbench.runner import RunConfig, RunOutcome, run_benchmark
 from rvcbench.store import STORE_FILE, RunStore
@@ -34,6 +35,8 @@ def merge_runs(run_dirs: list[Path], out: Path, *, data_root: str | None = None,
             merged.store.absorb(run_dir / STORE_FILE)
             for folder in ("clips", "inputs"):
                 _link_tree(run_dir / folder, out / folder)
+            for invocation in read_usage(run_dir):  # the shards' cost is the merged run's cost
+                append_usage(out, invocation)
     finally:
         merged.close()
     first = configs[0]

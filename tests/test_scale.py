@@ -167,6 +167,11 @@ def test_three_shards_merged_equal_one_run(cheap_profile, tmp_path):
         merged_metrics = merged.summary["tasks"]["post-processing"]["conditions"][name]["metrics"]
         assert json.dumps(merged_metrics, sort_keys=True) == json.dumps(condition["metrics"], sort_keys=True)
     assert clip_hashes(merged.run_dir) == clip_hashes(whole.run_dir)
+    cost = merged.summary["cost"]  # the shards' invocations, summed: the merge itself synthesised nothing
+    assert cost["invocations"] == 3 and cost["complete"] is True
+    assert cost["generated_audio_seconds"] == pytest.approx(whole.summary["cost"]["generated_audio_seconds"])
+    assert cost["phases"]["synthesis"]["wall_seconds"] == pytest.approx(
+        sum(s.summary["cost"]["phases"]["synthesis"]["wall_seconds"] for s in shards))
 
 
 def test_merge_refuses_runs_that_are_not_the_shards_of_one_run(tmp_path):
