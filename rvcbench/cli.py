@@ -334,3 +334,7 @@ main.add_command(model_checks)
 from rvcbench.cli_data import data  # noqa: E402
 
 main.add_command(data)
+
+from rvcbench.cli_listen import listen  # noqa: E402
+
+main.add_command(listen)
