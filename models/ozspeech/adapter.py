@@ -3,6 +3,8 @@
 Upstream (ozspeech/OZSpeech) runs from a checkout (`zact` package, OZSPEECH_ROOT). Its checkpoint and
 config are published on Google Drive, not on Hugging Face, so the default weights are a local folder;
 FaCodec comes from the Hugging Face cache. The call is upstream's `ZACT.synthesize(text, acoustic_prompt, ...)`.
+Its English front end reads the checkout's LibriSpeech lexicon and g2p_en, whose NLTK data is checked in `load`
+(g2p_en would otherwise try to download it when imported, and nltk 3.9's tagger is not among its look-ups).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ FACODEC_ID = "amphion/naturalspeech3_facodec"
 FACODEC_FILES = ("ns3_facodec_encoder.bin", "ns3_facodec_decoder.bin")
 SAMPLE_RATE = 16000  # FaCodec's rate: prompt in, speech out
 TEMPERATURE = 0.01  # synthesize.py's default (`--temp 0.01`), the setting of upstream's LibriSpeech evaluation
+LEXICON = "zact/lexicon/librispeech-lexicon.txt"  # ZACT._read_lexicon's default, opened by every synthesize call
+# The NLTK data g2p_en reads: its import looks up (and, when missing, downloads) the first two; nltk 3.9's pos_tag
+# reads the third. Checked before g2p_en is imported, so nothing is fetched during a run.
+NLTK_DATA = {"cmudict": "corpora/cmudict.zip", "averaged_perceptron_tagger": "taggers/averaged_perceptron_tagger.zip",
+             "averaged_perceptron_tagger_eng": "taggers/averaged_perceptron_tagger_eng/"}
 
 
 def download_hint(folder: Path) -> str:
@@ -52,6 +59,32 @@ def prompt_for_model(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return support.prompt_at(audio, sample_rate, SAMPLE_RATE)
 
 
+def missing_nltk_data(find) -> list[str]:
+    """The packages of `NLTK_DATA` that `find` (nltk.data.find) does not find."""
+    missing = []
+    for package, resource in NLTK_DATA.items():
+        try:
+            find(resource)
+        except LookupError:
+            missing.append(package)
+    return missing
+
+
+def check_nltk_data(nltk) -> None:
+    missing = missing_nltk_data(nltk.data.find)
+    if missing:
+        raise MissingDependencyError(
+            f"model 'ozspeech': g2p_en needs the NLTK data {', '.join(missing)} (its import would try to download "
+            f"them; nltk's tagger reads averaged_perceptron_tagger_eng): run `python -m nltk.downloader "
+            f"{' '.join(NLTK_DATA)}` with the Python of the model's environment (`rvcbench env create ozspeech`).")
+
+
+def check_lexicon(root: Path) -> None:
+    if not (root / LEXICON).is_file():
+        raise MissingDependencyError(f"model 'ozspeech': the checkout {root} lacks {LEXICON}, which synthesize reads "
+                                     f"for every text: restore it with `git -C {root} checkout {COMMIT} -- {LEXICON}`.")
+
+
 def text_problem(text: str) -> str | None:
     """Why the English front end cannot read `text` (a failure reason), or None when it can."""
     if not any(ch.isalpha() for ch in text):
@@ -68,12 +101,14 @@ class Adapter(VoiceCloner):
     batch_size: ClassVar[int] = 1  # ZACT.synthesize takes one text and one prompt
     requirements: ClassVar[str] = (f"models/ozspeech/requirements.txt + a checkout of {UPSTREAM} in {ROOT_ENV} + "
                                    f"the Google Drive checkpoint; CPU works, GPU faster")
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: undeclared languages and empty texts refused per item; NLTK data checked
     weights_id: ClassVar[str] = DEFAULT_WEIGHTS
+    extra_weights: ClassVar[tuple[str, ...]] = (FACODEC_ID,)
     checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, UPSTREAM, COMMIT, "zact/models/zact.py")
     license: ClassVar[str] = "no licence stated upstream for OZSpeech code or weights; FaCodec Apache-2.0"
-    stack_modules: ClassVar[tuple[str, ...]] = ("torch", "librosa", "omegaconf", "lightning", "transformers",
-                                                "g2p_en", "unidecode", "inflect", "einops", "gdown", "wget")
+    stack_modules: ClassVar[tuple[str, ...]] = ("torch", "torchaudio", "librosa", "omegaconf", "lightning",
+                                                "transformers", "nltk", "g2p_en", "unidecode", "inflect", "einops",
+                                                "pyworld", "tgt", "matplotlib", "gdown", "wget")  # what zact imports
 
     def __init__(self) -> None:
         self._model = None
@@ -82,10 +117,12 @@ class Adapter(VoiceCloner):
         """Load FaCodec from the checkout's codec config and the ZACT model from the checkpoint folder."""
         checkpoint, config = find_checkpoint(self.weights_spec())
         facodec = support.resolve_weights(None, FACODEC_ID, self.name, required_files=FACODEC_FILES)
+        check_nltk_data(support.require("nltk", self.name))  # before g2p_en's import, which would fetch it
         for module in self.stack_modules:
             support.require(module, self.name)
         omegaconf, self._torch = support.require("omegaconf", self.name), support.require("torch", self.name)
         root = support.upstream_checkout(self.checkout, self.name)
+        check_lexicon(root)
         zact = support.require("zact", self.name, f"check the checkout in {ROOT_ENV}")
         codec = support.require("zact.models.facodec", self.name, f"check the checkout in {ROOT_ENV}")
         codec_cfg = omegaconf.OmegaConf.load(root / "configs" / "codec.yaml")
@@ -100,12 +137,10 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._model is None:
             raise RuntimeError("ozspeech: clone called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(r) for r in valid],
+                                   also=lambda request: text_problem(request.target_text))
 
-    def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
-        problem = text_problem(request.target_text)
-        if problem:
-            return CloneFailure(problem)
+    def _clone_one(self, request: CloneRequest) -> np.ndarray:
         support.seed_everything(request.seed)
         with self._torch.no_grad():
             output = self._model.synthesize(
