@@ -47,6 +47,7 @@ def env_create(model: str, python: str | None, installer: str | None, shared_tor
     no environment variable set by hand. When the environment exists already (and no --force), only the checkout
     and weights asked for are added.
     """
+    from rvcbench import weights_store
     from rvcbench.adapters.registry import build_registry
     from rvcbench.model_envs import check_modules, create_env, plan_create, recorded_env, requirements_file
 
@@ -57,6 +58,10 @@ def env_create(model: str, python: str | None, installer: str | None, shared_tor
     if with_upstream and checkout is None:
         click.echo(f"{model} runs from its installed package: no upstream checkout to clone")
     weight_ids = [cls.weights_id, *cls.extra_weights] if with_weights else []
+    for local in [w for w in weight_ids if w and not weights_store.is_hub_id(w)]:
+        click.echo(f"{model}: its weights {local} are not on the Hugging Face Hub: fetch them as "
+                   f"models/{model}/README.md says (not downloaded here)")
+    weight_ids = [w for w in weight_ids if w and weights_store.is_hub_id(w)]
     plan = plan_create(model, requirements, python=python, installer=installer, shared_torch=shared_torch,
                        checkout=checkout)
     if dry_run:

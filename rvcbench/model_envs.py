@@ -351,6 +351,11 @@ def weights_state(repo_id: str, model: str, rehash: bool = False) -> tuple[str, 
     """(part, ok, detail) for one weights repository: in the store (with its hash), in the Hub cache, or missing."""
     from rvcbench import weights_store
 
+    if not weights_store.is_hub_id(repo_id):  # a checkpoint that is not on the Hub (Google Drive, …)
+        folder = Path(repo_id).expanduser()
+        if folder.is_dir() and any(folder.iterdir()):
+            return f"weights {repo_id}", True, f"{folder} (local folder; no hash recorded)"
+        return f"weights {repo_id}", False, f"missing: not on the Hub; see models/{model}/README.md"
     kept = weights_store.stored(repo_id)
     if kept is not None:
         changed = weights_store.still_intact(kept, rehash=rehash)

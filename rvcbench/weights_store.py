@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ class StoredWeights:
     bytes: int
     sha256: str
     downloaded: str
+
+
+def is_hub_id(value: str) -> bool:
+    """`org/name` of a Hugging Face repository, not a local folder (`~/...`, `/...`, `./...`)."""
+    return (bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", value)) and not value.startswith(("~", ".", "/"))
+            and not Path(value).exists())
 
 
 def weights_dir() -> Path:

@@ -135,3 +135,30 @@ def test_a_weights_source_without_the_repository_is_one_clear_line(tiny, tmp_pat
     result = CliRunner().invoke(main, ["env", "create", "tinyup", "--with-weights", "--weights-from", str(empty)])
     assert result.exit_code != 0 and "has no folder example/tiny-tts" in result.output
     assert "Traceback" not in result.output and weights_store.stored("example/tiny-tts") is None
+
+
+@pytest.mark.parametrize(("value", "hub"), [("org/name", True), ("Qwen/Qwen3-TTS-12Hz-1.7B-Base", True),
+                                            ("~/.cache/rvcbench/ozspeech", False), ("/models/ckpt", False),
+                                            ("./ckpt/x", False), ("just-a-name", False)])
+def test_a_weights_id_is_a_hub_repository_only_in_org_name_form(value, hub):
+    assert weights_store.is_hub_id(value) is hub
+
+
+def test_weights_off_the_hub_are_checked_as_a_folder_and_never_downloaded(tmp_path):
+    from rvcbench.model_envs import weights_state
+
+    folder = tmp_path / "drive-checkpoint"
+    part, ok, detail = weights_state(str(folder), "ozspeech")
+    assert not ok and "not on the Hub; see models/ozspeech/README.md" in detail
+    folder.mkdir()
+    (folder / "model.ckpt").write_bytes(b"x")
+    assert weights_state(str(folder), "ozspeech")[1] is True
+
+
+def test_env_create_with_weights_names_weights_off_the_hub_instead_of_downloading_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("RVCBENCH_ENVS_DIR", str(tmp_path / "envs"))
+    result = CliRunner().invoke(main, ["env", "create", "ozspeech", "--with-weights", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "are not on the Hugging Face Hub: fetch them as models/ozspeech/README.md says" in result.output
+    downloads = [line for line in result.output.splitlines() if line.startswith("# download")]
+    assert downloads == ["# download amphion/naturalspeech3_facodec from the Hub"]
