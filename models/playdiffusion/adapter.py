@@ -3,7 +3,8 @@
 TTS with PlayDiffusion is inpainting a fully masked token sequence: the target length comes from a
 syllable count, a masked-LM diffusion fills in XLS-R units conditioned on the text, and a BigVGAN vocoder
 renders them with a speaker embedding taken from the reference audio (`voice`). No transcript of the
-reference is used. `tts` takes one text and one voice per call, so the batch size is 1.
+reference is used. `tts` takes one text and one voice per call, so the batch size is 1. An undeclared language or
+an empty target text is refused per item (`support.clone_valid`): upstream would still make audio for it.
 
 Upstream downloads its six checkpoint files with `hf_hub_download` in `load_preset`; the adapter
 builds the same preset from the resolved folder instead, so `--weights` and offline runs work.
@@ -59,7 +60,7 @@ class Adapter(VoiceCloner):
     needs_prompt_text: ClassVar[bool] = False
     batch_size: ClassVar[int] = 1
     requirements: ClassVar[str] = "models/playdiffusion/requirements.txt (Python 3.11), CUDA GPU"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: refusals per item (support.clone_valid), found by the random-weight check
     weights_id: ClassVar[str] = MODEL_ID
     license: ClassVar[str] = "Apache-2.0 (code); weights: see the Hugging Face model card"
     stack_modules: ClassVar[tuple[str, ...]] = ("playdiffusion", "torch", "fairseq2", "syllables")
@@ -88,9 +89,9 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._engine is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(request) for request in valid])
 
-    def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
+    def _clone_one(self, request: CloneRequest) -> np.ndarray:
         text = " ".join(request.target_text.split())
         with support.prompt_files([np.asarray(request.prompt_audio, dtype=np.float32)],
                                   request.prompt_sample_rate) as (voice,):
@@ -98,7 +99,4 @@ class Adapter(VoiceCloner):
             rate, pcm = self._engine.tts(self._tts_input(output_text=text, voice=str(voice), **GENERATION))
         if int(rate) != self.sample_rate:
             raise RvcbenchError(f"{KEY}: tts returned {rate} Hz audio, expected {self.sample_rate} Hz")
-        wave = pcm16_to_float(pcm)
-        if wave.size == 0:
-            return CloneFailure("PlayDiffusion produced no audio (no syllables counted in the target text)")
-        return wave
+        return pcm16_to_float(pcm)
