@@ -192,6 +192,9 @@ def split_torch_pins(requirements: Path) -> tuple[list[str], list[str]]:
     return kept, [line.split("#", 1)[0].strip() for line in torch_lines]
 
 
+BUILD_CONSTRAINTS = "build-constraints.txt"  # beside requirements.txt: pins for the isolated builds of sdists
+
+
 def plan_create(model: str, requirements: Path, *, python: str | None = None, installer: str | None = None,
                 env_path: Path | None = None, shared_torch: bool = False, checkout=None) -> CreatePlan:
     """The commands that build the environment of `model` (uv when on PATH, else venv + pip).
@@ -200,6 +203,9 @@ def plan_create(model: str, requirements: Path, *, python: str | None = None, in
     reads the main environment's torch and torchaudio from one shared folder (installed there once, from this
     machine's disk where pip finds it); the pins it replaces, and a torchvision it cannot provide, are noted.
     `checkout` (an `UpstreamCheckout`): clone the upstream at its pinned commit, with submodules.
+    A `build-constraints.txt` beside the requirements constrains the isolated build environments of packages
+    built from source (e.g. `setuptools<81` for a setup.py that imports pkg_resources): uv's
+    `--build-constraint`, pip's PIP_CONSTRAINT (which pip's build subprocesses read too).
     """
     env_path = env_path or envs_dir() / model
     installer = installer or ("uv" if shutil.which("uv") else "pip")
@@ -242,7 +248,13 @@ def plan_create(model: str, requirements: Path, *, python: str | None = None, in
         if not replaced:
             notes.append(f"torch from the shared {shared_versions} ({shared})")
     if _has_requirements(requirements):
-        commands.append([*install, *requirement_args])
+        build = Path(requirements).parent / BUILD_CONSTRAINTS
+        if build.is_file():  # packages built from source here need older build tools than pip would pick
+            notes.append(f"source builds constrained by {build}")
+            commands.append([*install, "--build-constraint", str(build), *requirement_args] if installer == "uv"
+                            else ["env", f"PIP_CONSTRAINT={build}", *install, *requirement_args])
+        else:
+            commands.append([*install, *requirement_args])
     commands.append([*install, *worker_requirements()])
     commands.append([*install, "--no-deps", *rvcbench_spec])
     clone = None

@@ -1,5 +1,8 @@
 """cosyvoice2 adapter: imports without its stack, names every missing piece with its fix, prepares inputs."""
 
+import sys
+import types
+
 import numpy as np
 import pytest
 
@@ -36,10 +39,11 @@ def test_missing_stack_names_env_create(full_weights, stub_stack):
         adapter.load("cpu")
 
 
-def test_missing_checkout_names_the_clone_and_commit(full_weights, stub_stack, monkeypatch, module):
+def test_missing_checkout_names_the_clone_and_commit(full_weights, stub_stack, monkeypatch, tmp_path, module):
     adapter = create_adapter(KEY, weights=str(full_weights))
     stub_stack(adapter, importable=True)  # the stack "imports", so the checkout is what is missing
     monkeypatch.delenv("COSYVOICE_ROOT", raising=False)
+    monkeypatch.setenv("RVCBENCH_ENVS_DIR", str(tmp_path / "envs"))  # no recorded clone either
     with pytest.raises(MissingDependencyError, match=f"git clone --recursive {module.UPSTREAM}.*{module.COMMIT}"):
         adapter.load("cpu")
 
@@ -50,27 +54,83 @@ def test_prompt_is_resampled_to_24k(module):
     assert np.allclose(prompt[2000:-2000], 0.5, atol=1e-3)
 
 
-def test_input_problems_become_reasons(module):
-    assert module.input_problem(request()) is None
-    assert "transcript" in module.input_problem(request(prompt_text="  "))
-    assert "30" in module.input_problem(request(prompt_seconds=31))
-    assert "empty target" in module.input_problem(request(text=""))
+def test_prompts_over_30_seconds_are_a_reason(module):
+    assert module.prompt_problem(request()) is None
+    assert "30" in module.prompt_problem(request(prompt_seconds=31))
 
 
-def test_clone_calls_zero_shot_with_a_24k_prompt_file_and_joins_segments(module):
-    calls = []
+class FakeCosyVoice2:
+    """Stands in for upstream's CosyVoice2: records the constructor and each inference_zero_shot call."""
 
-    class FakeCosyVoice2:
-        def inference_zero_shot(self, text, prompt_text, prompt_wav, **kwargs):
-            audio, rate = load_audio(prompt_wav)
-            calls.append((text, prompt_text, rate, len(audio), kwargs))
-            yield {"tts_speech": np.ones((1, 10))}
-            yield {"tts_speech": np.zeros((1, 5))}
+    made = []
 
+    def __init__(self, model_dir, **kwargs):
+        import sys
+
+        self.sample_rate = 24000
+        self.calls = []
+        wetext = sys.modules["wetext.wetext"]
+        wetext.snapshot_download("pengzhendong/wetext")  # what wetext's Normalizer() does in upstream's frontend
+        self.frontend = type("Frontend", (), {"text_frontend": ""})()
+        FakeCosyVoice2.made.append((model_dir, kwargs))
+
+    def inference_zero_shot(self, text, prompt_text, prompt_wav, **kwargs):
+        audio, rate = load_audio(prompt_wav)
+        self.calls.append((text, prompt_text, rate, len(audio), kwargs))
+        yield {"tts_speech": np.ones((1, 10))}
+        yield {"tts_speech": np.zeros((1, 5))}
+
+
+def test_clone_calls_zero_shot_with_a_24k_prompt_file_and_joins_segments():
     adapter = create_adapter(KEY)
-    adapter._model = FakeCosyVoice2()
+    adapter._model = model = FakeCosyVoice2.__new__(FakeCosyVoice2)
+    model.calls = []
     good, too_long = adapter.clone([request(prompt_seconds=1.0), request(prompt_seconds=40)])
-    assert calls == [("good morning", "hello there", 24000, 24000, {"stream": False, "speed": 1.0,
-                                                                      "text_frontend": True})]
+    assert model.calls == [("good morning", "hello there", 24000, 24000, {"stream": False, "speed": 1.0,
+                                                                            "text_frontend": True})]
     assert good.shape == (15,) and good[:10].sum() == 10 and good[10:].sum() == 0
-    assert isinstance(too_long, CloneFailure)
+    assert isinstance(too_long, CloneFailure) and "30" in too_long.reason
+
+
+def test_each_refused_item_fails_alone_and_its_batch_mates_are_made():
+    adapter = create_adapter(KEY)
+    adapter._model = model = FakeCosyVoice2.__new__(FakeCosyVoice2)
+    model.calls = []
+    fr = request()
+    fr = CloneRequest("p2", fr.prompt_audio, 16000, "hello there", "en", "bonjour", "fr", 0)
+    made, language, transcript, text = adapter.clone([request(), fr, request(prompt_text=" "), request(text="")])
+    assert made.shape == (15,) and len(model.calls) == 1
+    assert language.reason == "unsupported language: fr"
+    assert "empty prompt transcript" in transcript.reason and text.reason == "empty target text"
+
+
+def test_wetext_reads_only_the_modelscope_cache_while_upstream_builds(module):
+    calls = []
+    wetext = types.SimpleNamespace(snapshot_download=lambda model_id, **kwargs: calls.append((model_id, kwargs)))
+    original = wetext.snapshot_download
+    with module.wetext_from_cache(wetext):
+        wetext.snapshot_download("pengzhendong/wetext")
+    assert calls == [("pengzhendong/wetext", {"local_files_only": True})]
+    assert wetext.snapshot_download is original
+    with module.wetext_from_cache(None):  # wetext not installed: nothing to change
+        pass
+
+
+def test_load_builds_upstream_without_jit_trt_or_downloads(full_weights, stub_stack, monkeypatch, fake_tree):
+    """The real load on stand-ins: upstream's constructor arguments, wetext kept to its cache, the frontend recorded."""
+    adapter = create_adapter(KEY, weights=str(full_weights))
+    stub_stack(adapter, importable=True)
+    checkout = fake_tree(["cosyvoice/cli/cosyvoice.py"], folder="checkout")
+    monkeypatch.setenv("COSYVOICE_ROOT", str(checkout))
+    downloads = []
+    wetext = types.ModuleType("wetext.wetext")
+    wetext.snapshot_download = lambda model_id, **kwargs: downloads.append((model_id, kwargs))
+    monkeypatch.setitem(sys.modules, "wetext.wetext", wetext)
+    upstream = types.ModuleType("cosyvoice.cli.cosyvoice")
+    upstream.CosyVoice2 = FakeCosyVoice2
+    monkeypatch.setitem(sys.modules, "cosyvoice.cli.cosyvoice", upstream)
+    monkeypatch.setattr(FakeCosyVoice2, "made", [])
+    adapter.load("cpu")
+    assert FakeCosyVoice2.made == [(str(full_weights), {"load_jit": False, "load_trt": False, "fp16": False})]
+    assert downloads == [("pengzhendong/wetext", {"local_files_only": True})]
+    assert adapter.describe()["text_frontend"] == "none"  # upstream's fallback, recorded with every run

@@ -122,3 +122,25 @@ def test_env_check_imports_the_stack_in_the_recorded_environment(model_folder, t
 def test_built_in_models_need_no_environment(model_folder):
     result = CliRunner().invoke(main, ["env", "create", "baseline", "--dry-run"])
     assert result.exit_code == 2 and "ships with rvcbench" in result.output
+
+
+def test_build_constraints_beside_the_requirements_reach_the_isolated_source_builds(model_folder, tmp_path,
+                                                                                    monkeypatch):
+    build = model_folder / "build-constraints.txt"
+    build.write_text("setuptools<81\n")
+    pip_plan = plan_create("tiny", model_folder / "requirements.txt", installer="pip")
+    install = next(c for c in pip_plan.commands if "-r" in c)
+    assert install[:2] == ["env", f"PIP_CONSTRAINT={build}"] and install[2:5] == [
+        str(envs_dir() / "tiny" / "bin" / "python"), "-m", "pip"]
+    assert any(str(build) in note for note in pip_plan.notes)
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "uv").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "uv").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    uv_install = next(c for c in plan_create("tiny", model_folder / "requirements.txt").commands if "-r" in c)
+    assert uv_install[uv_install.index("--build-constraint") + 1] == str(build)
+    build.unlink()
+    plain = next(c for c in plan_create("tiny", model_folder / "requirements.txt", installer="pip").commands
+                 if "-r" in c)
+    assert plain[0] != "env" and "--build-constraint" not in plain

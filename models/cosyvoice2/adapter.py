@@ -6,12 +6,16 @@ named by COSYVOICE_ROOT. The call is upstream's `CosyVoice2(model_dir).inference
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
 
 from rvcbench.adapters import support
 from rvcbench.adapters.contract import CloneFailure, CloneRequest, UpstreamCheckout, VoiceCloner
+from rvcbench.errors import MissingDependencyError
 
 REPO_ID = "FunAudioLLM/CosyVoice2-0.5B"
 UPSTREAM = "https://github.com/FunAudioLLM/CosyVoice.git"
@@ -21,6 +25,9 @@ WEIGHT_FILES = ("cosyvoice2.yaml", "llm.pt", "flow.pt", "hift.pt", "campplus.onn
                 "CosyVoice-BlankEN/config.json")
 PROMPT_RATE = 24000  # the frontend reads the prompt file at 16 kHz (tokens, speaker) and 24 kHz (mel)
 MAX_PROMPT_SECONDS = 30.0  # upstream's speech tokenizer asserts prompts are at most 30 s
+WETEXT_FSTS = "pengzhendong/wetext"  # the ModelScope repository wetext 0.0.4's Normalizer() fetches its FSTs from
+
+log = logging.getLogger(__name__)
 
 
 def prompt_for_model(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -28,16 +35,34 @@ def prompt_for_model(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return support.prompt_at(audio, sample_rate, PROMPT_RATE)
 
 
-def input_problem(request: CloneRequest) -> str | None:
-    """Why upstream cannot take this request (a failure reason), or None when it can."""
-    if not request.target_text.strip():
-        return "empty target text"
-    if not request.prompt_text.strip():
-        return "CosyVoice2 zero-shot cloning needs the prompt transcript, which is empty"
+def prompt_problem(request: CloneRequest) -> str | None:
+    """Why upstream cannot take this prompt (a failure reason), or None when it can. Undeclared languages, empty
+    texts and empty transcripts are refused before this, by `support.refusal`."""
     seconds = len(request.prompt_audio) / request.prompt_sample_rate
     if seconds > MAX_PROMPT_SECONDS:
         return f"prompt is {seconds:.1f} s long; CosyVoice2's speech tokenizer takes at most {MAX_PROMPT_SECONDS:g} s"
     return None
+
+
+@contextmanager
+def wetext_from_cache(wetext) -> Iterator[None]:
+    """While the block runs, wetext (module `wetext.wetext`, or None when not installed) finds its FSTs only in the
+    local ModelScope cache: upstream's frontend builds `wetext.Normalizer()`, which otherwise downloads
+    `pengzhendong/wetext` from ModelScope. When they are not cached the Normalizer raises, and upstream's frontend
+    falls back to its own normalisation (`text_frontend == ''`)."""
+    if wetext is None:
+        yield
+        return
+    download = wetext.snapshot_download
+
+    def cached_only(model_id, *args, **kwargs):
+        return download(model_id, *args, **{**kwargs, "local_files_only": True})
+
+    wetext.snapshot_download = cached_only
+    try:
+        yield
+    finally:
+        wetext.snapshot_download = download
 
 
 class Adapter(VoiceCloner):
@@ -49,16 +74,18 @@ class Adapter(VoiceCloner):
     batch_size: ClassVar[int] = 1  # inference_zero_shot takes one text and one prompt
     requirements: ClassVar[str] = (f"models/cosyvoice2/requirements.txt + a checkout of {UPSTREAM} in {ROOT_ENV}; "
                                    "CUDA GPU recommended")
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     weights_id: ClassVar[str] = REPO_ID
     checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(
         ROOT_ENV, UPSTREAM, COMMIT, "cosyvoice/cli/cosyvoice.py", ("", "third_party/Matcha-TTS"))
     license: ClassVar[str] = "Apache-2.0"
     stack_modules: ClassVar[tuple[str, ...]] = ("torch", "torchaudio", "hyperpyyaml", "onnxruntime", "whisper",
-                                                "transformers", "modelscope", "diffusers", "conformer", "inflect")
+                                                "transformers", "modelscope", "diffusers", "conformer", "inflect",
+                                                "lightning", "hydra", "gdown", "wget")  # the last four: matcha.utils
 
     def __init__(self) -> None:
         self._model = None
+        self.text_frontend: str | None = None  # which normalisation upstream's frontend chose at load
 
     def load(self, device: str) -> None:
         """Build CosyVoice2 from the checkpoint folder (upstream picks CUDA when available)."""
@@ -67,19 +94,30 @@ class Adapter(VoiceCloner):
             support.require(module, self.name)
         support.upstream_checkout(self.checkout, self.name)
         cosyvoice = support.require("cosyvoice.cli.cosyvoice", self.name, f"check the checkout in {ROOT_ENV}")
-        self._model = cosyvoice.CosyVoice2(str(model_dir), load_jit=False, load_trt=False, fp16=False)
+        try:
+            wetext = support.require("wetext.wetext", self.name)
+        except MissingDependencyError:
+            wetext = None  # upstream's frontend then uses its own normalisation
+        with wetext_from_cache(wetext):
+            self._model = cosyvoice.CosyVoice2(str(model_dir), load_jit=False, load_trt=False, fp16=False)
         if self._model.sample_rate != self.sample_rate:
             raise ValueError(f"CosyVoice2 at {model_dir} runs at {self._model.sample_rate} Hz, not {self.sample_rate}")
+        self.text_frontend = self._model.frontend.text_frontend or "none"
+        if self.text_frontend == "none":
+            log.warning("cosyvoice2: neither ttsfrd nor wetext's FSTs are here, so upstream's frontend normalises text "
+                        "with its fallback (numbers spelled out by inflect for non-Chinese text only); for wetext run "
+                        "`modelscope download --model %s` before loading", WETEXT_FSTS)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "text_frontend": self.text_frontend}
 
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._model is None:
             raise RuntimeError("cosyvoice2: clone called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(request) for request in valid],
+                                   also=prompt_problem)
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
-        problem = input_problem(request)
-        if problem:
-            return CloneFailure(problem)
         support.seed_everything(request.seed)
         prompt = prompt_for_model(request.prompt_audio, request.prompt_sample_rate)
         with support.prompt_files([prompt], PROMPT_RATE) as (path,):
