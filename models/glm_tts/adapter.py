@@ -9,9 +9,7 @@ and calls upstream's own `load_models` and `generate_long`, as `jsonl_generate` 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,11 +42,12 @@ def workdir_links(checkout: Path, weights: Path) -> dict[str, Path]:
     return {"ckpt": weights, **{name: checkout / name for name in CHECKOUT_LINKS}}
 
 
-def make_workdir(checkout: Path, weights: Path) -> Path:
-    """A fresh directory holding the links of `workdir_links`, kept for the adapter's lifetime."""
-    workdir = Path(tempfile.mkdtemp(prefix="rvcbench-glmtts-"))
+def make_workdir(checkout: Path, weights: Path) -> tempfile.TemporaryDirectory:
+    """A fresh temporary directory holding the links of `workdir_links`; it goes (links only, never what they point
+    to) when the returned object is cleaned up or collected, or at interpreter exit."""
+    workdir = tempfile.TemporaryDirectory(prefix="rvcbench-glmtts-")
     for name, target in workdir_links(checkout, weights).items():
-        (workdir / name).symlink_to(Path(target).resolve(), target_is_directory=True)
+        (Path(workdir.name) / name).symlink_to(Path(target).resolve(), target_is_directory=True)
     return workdir
 
 
@@ -72,7 +71,7 @@ class Adapter(VoiceCloner):
     batch_size: ClassVar[int] = 1  # generate_long takes one text and one prompt
     requirements: ClassVar[str] = (f"models/glm_tts/requirements.txt + a checkout of {UPSTREAM} in {ROOT_ENV}; "
                                    "CUDA GPU required (upstream calls .cuda())")
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: undeclared languages refused per item; working directory removed at exit
     weights_id: ClassVar[str] = REPO_ID
     checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(ROOT_ENV, UPSTREAM, COMMIT, "glmtts_inference.py")
     license: ClassVar[str] = "MIT"
@@ -82,7 +81,7 @@ class Adapter(VoiceCloner):
     def __init__(self) -> None:
         self._upstream = None
         self._parts = None
-        self._workdir: Path | None = None
+        self._workdir: tempfile.TemporaryDirectory | None = None  # the links upstream's relative paths read
 
     def load(self, device: str) -> None:
         """Load through upstream's `load_models` (it places everything on CUDA when available)."""
@@ -91,8 +90,7 @@ class Adapter(VoiceCloner):
             support.require(module, self.name)
         checkout = support.upstream_checkout(self.checkout, self.name)
         self._workdir = make_workdir(checkout, weights)
-        weakref.finalize(self, shutil.rmtree, self._workdir, True)  # only links: nothing of the user's is removed
-        with inside(self._workdir):
+        with inside(Path(self._workdir.name)):
             self._upstream = support.require("glmtts_inference", self.name, f"check the checkout in {ROOT_ENV}")
             frontend, text_frontend, _, llm, flow = self._upstream.load_models(use_phoneme=False,
                                                                                sample_rate=SAMPLE_RATE)
@@ -101,14 +99,10 @@ class Adapter(VoiceCloner):
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._parts is None:
             raise RuntimeError("glm_tts: clone called before load()")
-        with inside(self._workdir):
-            return [self._clone_one(request) for request in requests]
+        with inside(Path(self._workdir.name)):
+            return support.clone_valid(self, requests, lambda valid: [self._clone_one(request) for request in valid])
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
-        if not request.target_text.strip():
-            return CloneFailure("empty target text")
-        if not request.prompt_text.strip():
-            return CloneFailure("GLM-TTS zero-shot cloning needs the prompt transcript, which is empty")
         torch = support.require("torch", self.name)
         frontend, text_frontend, llm, flow = self._parts
         up = self._upstream
