@@ -337,3 +337,23 @@ def format_comparison(result: dict) -> str:
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
+
+
+# ------------------------------------------------------------------------------ building blocks for other callers
+# (the leaderboard's model × model matrices choose their own families of tests; see rvcbench.leaderboard.matrix)
+
+
+def condition_rows(run: LoadedRun) -> dict[tuple[str, str], pd.DataFrame]:
+    """(task, condition) → that condition's rows of `run`, indexed by pair_id."""
+    return _by_condition(run)
+
+
+def paired_cell(rows_a: pd.DataFrame, rows_b: pd.DataFrame, metric: str, *, level: float = 0.95,
+                resamples: int = 2000, seed: int = 0) -> dict:
+    """One metric of one condition of two runs, uncorrected: n, dropped, unmatched, diff, ci_low, ci_high, p."""
+    return _cell(rows_a, rows_b, metric, level=level, resamples=resamples, seed=seed)
+
+
+def verdict(diff: float | None, p_corrected: float | None, higher_is_better: bool, alpha: float) -> str:
+    """A_BETTER / B_BETTER / NO_DIFFERENCE / NOT_TESTED for a difference A − B and its corrected p-value."""
+    return _verdict({"diff": diff, "p_holm": p_corrected, "higher_is_better": higher_is_better}, alpha)

@@ -286,3 +286,21 @@ def test_cli_compare_prints_the_table_writes_json_and_refuses_bad_options(tmp_pa
     other = write_run(tmp_path, "c", table_b, profile="standard")
     refused = CliRunner().invoke(main, ["compare", str(a), str(other)])
     assert refused.exit_code == 2 and "Traceback" not in refused.output and "profile" in refused.output
+
+
+def test_paired_cell_is_the_uncorrected_cell_compare_reports_and_verdict_follows_the_direction(tmp_path: Path):
+    from rvcbench.compare import NOT_TESTED, condition_rows, paired_cell, verdict
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.5, 0.7, 20)
+    runs = [LoadedRun(name, tmp_path / name, base_config(), make_table(20, sim=sim, errors=[1.0] * 20,
+                                                                        words=[10.0] * 20))
+            for name, sim in (("a", base + 0.05), ("b", base))]
+    rows = [condition_rows(r)[("default", "clean")] for r in runs]
+    cell = paired_cell(rows[0], rows[1], "sim", resamples=500, seed=4)
+    reported = cell_of(compare_loaded(runs, resamples=500, seed=4), "sim")
+    assert {k: cell[k] for k in ("n", "diff", "ci_low", "ci_high", "p")} == {
+        k: reported[k] for k in ("n", "diff", "ci_low", "ci_high", "p")}
+    assert cell["diff"] == pytest.approx(0.05) and cell["n"] == 20
+    assert verdict(0.05, 0.01, True, 0.05) == A_BETTER and verdict(0.05, 0.01, False, 0.05) == B_BETTER
+    assert verdict(0.05, 0.2, True, 0.05) == NO_DIFFERENCE and verdict(None, None, True, 0.05) == NOT_TESTED

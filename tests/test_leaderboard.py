@@ -183,9 +183,12 @@ def test_build_escapes_untrusted_strings(added: dict[str, Path], tmp_path: Path)
     forge_result(added["scored"], results / "evil")
     report = build_site(results, tmp_path / "site")
     pages = [p.read_text() for p in (tmp_path / "site").rglob("*.html")]
-    assert report.results == 2 and len(pages) == 6
+    assert report.results == 2 and len(pages) == 7
     assert all("<script>alert" not in p and "<img src=x" not in p for p in pages)
     assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in p for p in pages)
+    compare = (tmp_path / "site" / "compare.html").read_text()  # the comparison matrix names both models
+    assert compare.count('<a href="models/evil.html">&lt;script&gt;alert(1)&lt;/script&gt;</a>') >= 2
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; vs oracle" in compare or "&lt;/script&gt; − oracle" in compare
     assert all("http-equiv=\"Content-Security-Policy\"" in p for p in pages)
     assert not [p for p in pages if "https://" in p.split("<main>")[0]]  # nothing loaded from another host
 
@@ -354,7 +357,7 @@ def test_detector_names_and_reasons_are_escaped(detect_added: Path, tmp_path: Pa
     assert all("<script>alert" not in p and "<img src=x" not in p for p in pages.values())
     assert "Detector <code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in pages["cm.html"]
     assert "unavailable: &lt;script&gt;alert(4)&lt;/script&gt;" in pages["cm.html"]
-    assert "&lt;img src=x onerror=&quot;alert(5)&quot;&gt;" in pages["method.html"]
+    assert "&lt;img src=x onerror=&#34;alert(5)&#34;&gt;" in pages["method.html"]  # Jinja2 writes " as &#34;
     assert "detector &lt;script&gt;alert(1)&lt;/script&gt; v1" in pages["robustness.html"]
     latex = (tmp_path / "site" / "data" / "leaderboard.tex").read_text()
     assert "detector <script>alert(1)</script> v1 (0.5 = undetectable" in latex  # LaTeX: no HTML to escape
@@ -424,3 +427,208 @@ def test_a_plot_with_nothing_to_show_is_left_out(added: dict[str, Path]) -> None
     empty = TaskGrid("cross-lingual", "generation", ["sim"], ["clean", "x"], {}, {"sim": {"oracle": {
         "clean": None, "x": None}}})
     assert curves(empty, [entry]) == ""
+
+
+# ------------------------------------------------------------------------------------- model × model matrix
+
+def _matrix_entries(shift: float, n: int = 30, seed: int = 1):
+    from fixtures.leaderboard.synthetic import synthetic_entry
+
+    rng = np.random.default_rng(seed)
+    sim, noisy = rng.uniform(0.6, 0.8, n), rng.uniform(0.4, 0.6, n)
+    errors = rng.integers(0, 4, n).astype(float)
+    good = synthetic_entry("good", sim + shift, noisy + shift, errors)
+    bad = synthetic_entry("bad", sim + rng.normal(0, 0.01, n), noisy + rng.normal(0, 0.01, n),
+                          errors + (3 if shift else 0))
+    return good, bad
+
+
+def test_matrix_says_better_and_worse_in_each_metrics_direction() -> None:
+    from fixtures.leaderboard.synthetic import COLUMNS
+
+    from rvcbench.leaderboard.matrix import BETTER, WORSE, ranking_matrices
+
+    good, bad = _matrix_entries(shift=0.1)
+    matrices = {m.key: m for m in ranking_matrices([good, bad], COLUMNS)}
+    assert list(matrices) == ["sim", "wer_corpus", "family:input"]
+    for key, m in matrices.items():
+        assert m.tests == 1 and m.cells[0][0] is None and m.cells[1][1] is None
+        assert (m.cells[0][1].verdict, m.cells[1][0].verdict) == (BETTER, WORSE), key  # row good vs column bad
+        assert m.cells[0][1].n == 30 and m.cells[0][1].p_holm < 0.05
+    sim = matrices["sim"].cells
+    assert sim[0][1].diff == pytest.approx(-sim[1][0].diff) and sim[0][1].diff == pytest.approx(0.1, abs=0.01)
+    assert sim[0][1].ci_low < 0.1 < sim[0][1].ci_high and sim[1][0].ci_high == -sim[0][1].ci_low
+    assert matrices["wer_corpus"].cells[0][1].diff < 0  # fewer errors: lower WER, and lower is better
+    hover = sim[0][1].hover("good", "bad", 1)
+    assert hover.startswith("good − bad = 0.1") and "95% CI [" in hover and "n = 30 pairs" in hover
+
+
+def test_matrix_of_identical_results_is_all_ties_with_p_one() -> None:
+    from fixtures.leaderboard.synthetic import COLUMNS, synthetic_entry
+
+    from rvcbench.leaderboard.matrix import TIE, ranking_matrices
+
+    good, _ = _matrix_entries(shift=0.0)
+    twin = synthetic_entry("twin", *(good.result.table.loc[good.result.table.memberships.str.contains(c), col]
+                                     .to_numpy() for c, col in (('"clean"', "sim"), ("snr", "sim"),
+                                                                ('"clean"', "wer_errors"))))
+    for m in ranking_matrices([good, twin], COLUMNS):
+        assert m.cells[0][1].verdict == m.cells[1][0].verdict == TIE and m.cells[0][1].p_holm == 1.0
+
+
+def test_matrix_holm_corrects_over_every_model_pair_of_the_matrix() -> None:
+    from fixtures.leaderboard.synthetic import COLUMNS, synthetic_entry
+
+    from rvcbench.compare import holm
+    from rvcbench.leaderboard.matrix import ranking_matrices
+
+    good, bad = _matrix_entries(shift=0.02, n=12)
+    third = synthetic_entry("third", *(bad.result.table.loc[bad.result.table.memberships.str.contains(c), col]
+                                       .to_numpy() + 0.001 for c, col in (('"clean"', "sim"), ("snr", "sim"),
+                                                                          ('"clean"', "wer_errors"))))
+    sim = ranking_matrices([good, bad, third], COLUMNS[:1])[0]
+    assert sim.tests == 3
+    raw = [sim.cells[i][j].p for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert [sim.cells[i][j].p_holm for i, j in ((0, 1), (0, 2), (1, 2))] == holm(raw)
+
+
+def test_compare_page_is_in_the_nav_and_says_one_model_has_nothing_to_compare(added: dict[str, Path],
+                                                                               tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(added["scored"], results / "ok")
+    build_site(results, tmp_path / "site")
+    overview = (tmp_path / "site" / "index.html").read_text()
+    assert '<a href="compare.html">Compare</a>' in overview
+    compare = (tmp_path / "site" / "compare.html").read_text()
+    assert '<a href="compare.html" aria-current="page">Compare</a>' in compare
+    assert "Only one model in this ranking" in compare
+
+
+# ------------------------------------------------------------------------------------------ cost and seeds
+
+COST = {"generated_audio_seconds": 7200.0, "rtf": 0.25,
+        "phases": {"synthesis": {"wall_seconds": 1800.0, "gpu_seconds": 900.0, "peak_gpu_bytes": 3 * 2 ** 30,
+                                 "peak_rss_bytes": 2 ** 30, "devices": ["cuda:0"]},
+                   "scoring": {"wall_seconds": 60.0, "gpu_seconds": 30.0, "peak_gpu_bytes": None,
+                               "peak_rss_bytes": 2 ** 29, "devices": ["cuda:0"]},
+                   "loading": {"wall_seconds": 12.5}},
+        "per_audio_hour": {"synthesis_wall_seconds": 900.0, "synthesis_gpu_seconds": 450.0},
+        "invocations": 2, "complete": True}
+
+
+def _with_cost_and_seeds(data: dict) -> None:
+    data["cost"] = json.loads(json.dumps(COST))
+    data["seed_variation"] = {"seeds": [0, 1, 2], "metrics": {"reference-length": {"clean": {"sim": {
+        "sd": 0.004, "means": [0.91, 0.912, 0.918], "n": [3, 3, 3]}}}}}
+
+
+def test_cost_and_seed_variation_render_on_the_overview_and_the_model_page(added: dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    edit_result(added["scored"], results / "new", _with_cost_and_seeds)
+    edit_result(added["scored"], results / "old", lambda d: d.pop("cost", None))  # made before cost was recorded
+    assert validate_result(results / "new") == []
+    build_site(results, tmp_path / "site")
+    overview = (tmp_path / "site" / "index.html").read_text()
+    new_row, old_row = (next(r.split("</tr>")[0] for r in overview.split("<tr>") if f'href="models/{name}.html"' in r)
+                        for name in ("new", "old"))
+    assert "sd 0.004 · 3 seeds" in new_row and "seeds" not in old_row
+    # GPU synthesis: GPU-seconds per audio hour, RTF and peak memory on hover
+    assert '<td class="num" data-v="450.0" title="GPU-seconds of synthesis per hour of generated audio; RTF 0.25; ' \
+           'peak GPU memory 3.00 GiB; peak RSS 1.00 GiB">450.0<span class="ci">GPU-s / audio h</span></td>' in new_row
+    assert old_row.endswith('<td class="num" data-v="">–</td>')  # no cost recorded: –
+    assert "GPU-seconds when synthesis ran on a GPU, wall-clock seconds otherwise" in overview  # the header tip
+    page = (tmp_path / "site" / "models" / "new.html").read_text()
+    cost = page.split('<table class="compact cost">')[1].split("</table>")[0]
+    for text in ("7200 s", "synthesis: GPU-seconds</th><td class=\"num\">900", "3.00 GiB", "cuda:0",
+                 "loading: wall-clock seconds</th><td class=\"num\">12.5", ">450<", ">2<", ">yes<"):
+        assert text in cost, text
+    seeds = page.split('<table class="seeds">')[1].split("</table>")[0]
+    assert "<th scope=\"row\">reference-length</th><td>clean</td><td>sim</td><td class=\"num\">0.0040</td>" in seeds
+    assert "0.9100, 0.9120, 0.9180" in seeds and "3, 3, 3" in seeds
+    old = (tmp_path / "site" / "models" / "old.html").read_text()
+    assert "–: this result does not record its cost" in old and "–: one seed only" in old
+    rows = pd.read_csv(tmp_path / "site" / "data" / "leaderboard.csv").set_index("table_sha256", drop=False)
+    new = rows[rows["cost.clock"].eq("GPU")].iloc[0]
+    assert new["cost.synthesis_seconds_per_audio_hour"] == 450.0 and new["sim.seed_sd"] == 0.004
+    assert rows["cost.clock"].isna().sum() == 1 and rows["sim.seeds"].isna().sum() == 1  # the old result: empty
+
+
+def test_links_render_only_http_urls_and_no_template_marks_text_safe() -> None:
+    from rvcbench.leaderboard.render import ENV, macro
+
+    link = macro("macros.html", "link")
+    assert str(link("javascript:alert(1)", "<b>x</b>")) == "&lt;b&gt;x&lt;/b&gt;"
+    assert str(link("data:text/html,hi", "w")) == "w" and str(link(None, "w")) == "w"
+    assert str(link(" https://huggingface.co/a/b?x=1&y=\"2\" ", "w")) == (
+        '<a href="https://huggingface.co/a/b?x=1&amp;y=&#34;2&#34;" rel="noopener noreferrer nofollow">w</a>')
+    templates = ENV.loader.list_templates()
+    assert {"base.html", "overview.html", "compare.html", "model.html"} <= set(templates)
+    for name in templates:
+        source = ENV.loader.get_source(ENV, name)[0]
+        assert "|safe" not in source.replace(" ", "") and "Markup" not in source and "autoescape false" not in source
+
+
+def test_cost_on_a_cpu_is_wall_seconds() -> None:
+    from rvcbench.leaderboard.costs import cost_summary
+
+    cpu = json.loads(json.dumps(COST))
+    cpu["phases"]["synthesis"].update(devices=["cpu"], gpu_seconds=0.0, peak_gpu_bytes=None)
+    summary = cost_summary({"cost": cpu})
+    assert (summary.per_audio_hour, summary.clock) == (900.0, "wall") and "peak GPU memory –" in summary.hover
+    assert cost_summary({}) is None
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (_set("cost", []), "cost: expected an object"),
+    (_set("cost/rtf", "fast"), "cost.rtf: expected a number or null, found 'fast'"),
+    (_set("cost/phases/synthesis/peak_gpu_bytes", -1), "cost.phases.synthesis.peak_gpu_bytes: expected a non-neg"),
+    (_set("cost/phases/synthesis/devices", "cuda:0"), "cost.phases.synthesis.devices: expected a list"),
+    (_set("seed_variation/seeds", []), "seed_variation.seeds: expected a non-empty list"),
+    (_set("seed_variation/metrics/reference-length/clean/sim/sd", -0.1), "seed_variation.metrics.reference-length."
+                                                                        "clean.sim.sd: a standard deviation cannot"),
+    (_set("seed_variation/metrics/reference-length/clean/sim/means", [0.9]), "seed_variation.metrics.reference-"
+                                                                             "length.clean.sim.means: expected one"),
+])
+def test_a_malformed_cost_or_seed_block_is_refused(added: dict[str, Path], tmp_path: Path, change,
+                                                   expected: str) -> None:
+    def both(data: dict) -> None:
+        _with_cost_and_seeds(data)
+        change(data)
+
+    problems = validate_result(edit_result(added["scored"], tmp_path / "r", both))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_add_of_a_seed_group_records_the_first_seed_with_the_spread(runs: dict[str, Path], tmp_path: Path) -> None:
+    group = tmp_path / "group"
+    shutil.copytree(runs["scored"], group / "seed-0")
+    shutil.copytree(runs["scored"], group / "seed-1")
+    variation = {"seeds": [0, 1], "metrics": {"reference-length": {"clean": {"sim": {
+        "sd": 0.01, "means": [0.9, 0.914], "n": [3, 3]}}}}}
+    (group / "seeds.json").write_text(json.dumps({"kind": "rvcbench-seed-group", "seeds": [0, 1],
+                                                  "runs": {"0": "seed-0", "1": "seed-1"},
+                                                  "seed_variation": variation}))
+    with fast_profile():
+        grouped = add_run(group, tmp_path / "results").folder
+        plain = add_run(runs["scored"], tmp_path / "plain").folder
+    assert grouped.name == plain.name  # the result's key is the run's, as for a plain add
+    data = json.loads((grouped / "result.json").read_text())
+    assert data["seed_variation"] == variation and "seed_variation" not in json.loads(
+        (plain / "result.json").read_text())
+    assert data["summary"]["metrics"] == json.loads((plain / "result.json").read_text())["summary"]["metrics"]
+    (group / "seeds.json").write_text(json.dumps({"kind": "rvcbench-seed-group", "seeds": [0],
+                                                  "runs": {"0": "../elsewhere"}, "seed_variation": variation}))
+    with pytest.raises(schema.ResultFileError, match="runs.0 = '../elsewhere' is not a folder inside"):
+        add_run(group, tmp_path / "results")
+
+
+def test_add_copies_the_runs_cost_out_of_the_summary(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(runs["scored"], run)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["cost"] = COST
+    (run / "summary.json").write_text(json.dumps(summary))
+    with fast_profile():
+        data = json.loads((add_run(run, tmp_path / "results").folder / "result.json").read_text())
+    assert data["cost"] == COST and "cost" not in data["summary"]

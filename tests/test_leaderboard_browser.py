@@ -139,3 +139,23 @@ def test_model_page_shows_the_detectability_table(site: Path, page) -> None:
     assert clean[:3] == ["clean", "0.500 [0.500, 0.500]", "–"] and clean[3:6] == ["4", "4", "2"]
     assert " ".join(rows.nth(4).locator("td").nth(1).inner_text().split()) == "0.000 [0.000, 0.000]"  # ΔEER
     assert "lfcc_gmm" in page.locator("#detectability-detectability + p").inner_text()
+
+
+def test_compare_page_shows_the_matrices_with_hover_numbers(site: Path, page, tmp_path: Path) -> None:
+    page.goto((site / "index.html").as_uri())
+    page.locator("nav a", has_text="Compare").click()
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text().startswith("Is model A really better")
+    visible = page.locator("section.profile:not([hidden])")
+    assert visible.get_attribute("data-profile").startswith("lbtest · demo · 3 pairs (")
+    matrix = visible.locator("table.matrix")
+    assert matrix.count() == 3  # SIM (clean), the input family and the output family
+    first = matrix.first
+    assert first.locator("thead th a", has_text=EVIL_NAME).count() == 1  # the injected name, as text
+    cells = first.locator("td.vs:not(.self)")
+    assert cells.count() == 2 and set(cells.all_inner_texts()) == {"tie"}  # the forged copy has the same table
+    title = cells.first.get_attribute("title")
+    assert " − " in title and "95% CI [" in title and "Holm over 1 test" in title and "n = 3 pairs" in title
+    select_ranking(page, "4 pairs")  # one model alone in its ranking
+    assert "Only one model" in page.locator("section.profile:not([hidden])").inner_text()
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)

@@ -4,9 +4,10 @@ Nobody in the field reports what a model costs to run, so every invocation of a 
 (synthesis, scoring), the seconds spent inside its replicas, the GPU-seconds (those seconds on a CUDA device),
 the peak GPU memory and the peak resident set size (RSS) of the process the phase ran in:
 
-- peak RSS: the high-water mark of that process's resident memory (`own_peak_rss_bytes`). An adapter in its own environment runs in a
-  worker subprocess, which reports its own figures with every clone reply (`worker_usage`); an in-process
-  adapter shares the process with the scorers, so both phases then report the same peak.
+- peak RSS: the high-water mark of that process's resident memory (`own_peak_rss_bytes`). An adapter in its
+  own environment runs in a worker subprocess, which reports its own figures with every clone reply
+  (`worker_usage`); an in-process adapter shares the process with the scorers, so both phases then report the
+  same peak.
 - peak GPU memory: through torch (`torch.cuda.max_memory_allocated`) where the process has torch and CUDA
   initialised; otherwise by sampling the device with NVML (`pynvml`, package nvidia-ml-py) while the stage
   runs, which counts every process on the device (`gpu_source` says which).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rvcbench.leaderboard.aggregate import Column, Entry
 from rvcbench.leaderboard.estimate import Estimate
-from rvcbench.leaderboard.render import e, estimate_cell, scroll_table
+from rvcbench.leaderboard.render import macro
 
 DEFAULT_CALIBRATION = Path("leaderboard/calibration")
 KIND = "rvcbench-calibration"
@@ -31,21 +31,18 @@ def load_calibrations(folder: Path) -> list[dict]:
     return out
 
 
-def calibration_table(calibrations: list[dict], profile: str, rows: list[Entry], columns: list[Column]) -> str:
+def calibration_view(calibrations: list[dict], profile: str, rows: list[Entry], columns: list[Column]) -> dict:
+    """The ceiling and floor rows of the calibrations made with this profile on these rows' datasets."""
     datasets = {(r.data["dataset"]["name"], r.data["dataset"].get("fingerprint")) for r in rows}
     chosen = [c for c in calibrations if c.get("profile") == profile
               and (c["dataset"]["name"], c["dataset"].get("fingerprint")) in datasets]
-    if not chosen:
-        return ""
-    head = '<th scope="col">Real recordings</th><th scope="col">Dataset</th>' + "".join(
-        f'<th scope="col">{e(c.label)}</th>' for c in columns)
-    lines = []
-    for calibration in chosen:
-        for label, key in (("same speaker (ceiling)", "same_speaker"), ("other speaker (floor)", "other_speaker")):
-            values = calibration.get(key, {})
-            cells = "".join(estimate_cell(Estimate.of(values.get(c.key))) for c in columns)
-            lines.append(f'<tr class="calibration"><th scope="row">{e(label)}</th>'
-                         f"<td>{e(calibration['dataset']['name'])}</td>{cells}</tr>")
-    table = (f'<table class="calibration"><caption>What these scorers give real recordings (rvcbench calibrate): '
-             f"not models, never ranked</caption><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>")
-    return "<h3>Calibration</h3>" + scroll_table(table, f"calibration, profile {profile}")
+    lines = [{"label": label, "dataset": c["dataset"]["name"],
+              "cells": [Estimate.of(c.get(key, {}).get(col.key)) for col in columns]}
+             for c in chosen
+             for label, key in (("same speaker (ceiling)", "same_speaker"), ("other speaker (floor)", "other_speaker"))]
+    return {"profile": profile, "columns": columns, "lines": lines}
+
+
+def calibration_table(calibrations: list[dict], profile: str, rows: list[Entry], columns: list[Column]) -> str:
+    """The calibration table as HTML; empty when no calibration matches."""
+    return str(macro("fragments.html", "calibration_table")(calibration_view(calibrations, profile, rows, columns)))

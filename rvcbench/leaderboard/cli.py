@@ -23,7 +23,11 @@ def leaderboard() -> None:
 @RESULTS_OPTION
 @click.option("--examples", default=2, show_default=True, help="Audio example pairs per task copied from the run.")
 def add(run_dirs: tuple[Path, ...], results_root: Path, examples: int) -> None:
-    """Validate finished runs and record each as a result folder (model × dataset × scorer profile)."""
+    """Validate finished runs and record each as a result folder (model × dataset × scorer profile × pair set).
+
+    A seed group (`rvcbench run --seeds 0,1,2 --out DIR`) is recorded as its first seed's run, with the standard
+    deviation between the seeds' means beside each metric.
+    """
     from rvcbench.leaderboard.results import add_runs
 
     for added in add_runs(list(run_dirs), results_root, examples):

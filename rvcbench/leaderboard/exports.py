@@ -1,6 +1,7 @@
 """The leaderboard's tables as CSV, JSON and LaTeX for papers: the same numbers the site shows.
 
-- overview: one row per model × profile: every overview column's mean, CI, n, failures;
+- overview: one row per model × profile: every overview column's mean, CI, n, failures (and, for a seed group,
+  the between-seed SD and the number of seeds); the cost: synthesis seconds per audio hour, which clock, RTF;
 - conditions: one row per model × task × condition × metric (and SIM retention / WER increase), plus, for a task
   with a detectability analysis, `detectability_eer` and `detectability_eer_vs_clean` per condition (n = trials,
   failures = clone failures, with the bona fide / spoof / speaker counts and the detector);
@@ -16,6 +17,7 @@ import math
 
 from rvcbench.leaderboard.aggregate import Column, Entry
 from rvcbench.leaderboard.analyses import DetectGrid, detect_conditions, detect_grids, detectability_of
+from rvcbench.leaderboard.costs import clean_spread, cost_summary
 from rvcbench.leaderboard.estimate import Estimate
 
 FORMATS = ("csv", "json", "latex")
@@ -32,6 +34,13 @@ def overview_rows(entries: dict[str, list[Entry]], columns: dict[str, list[Colum
                 est = entry.cells.get(column.key)
                 for name in ESTIMATE_FIELDS:
                     row[f"{column.key}.{name}"] = getattr(est, name) if est is not None else None
+                spread = None if column.key.startswith("robust:") else clean_spread(entry.data, column.key)
+                if spread is not None:
+                    row[f"{column.key}.seed_sd"], row[f"{column.key}.seeds"] = spread.sd, spread.seeds
+            cost = cost_summary(entry.data)
+            row["cost.synthesis_seconds_per_audio_hour"] = cost.per_audio_hour if cost else None
+            row["cost.clock"] = cost.clock if cost else None
+            row["cost.rtf"] = cost.rtf if cost else None
             rows.append(row)
     return rows
 

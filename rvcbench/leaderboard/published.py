@@ -8,10 +8,11 @@ never sorted in with it. No I/O here beyond reading the stored reference data.
 from __future__ import annotations
 
 from rvcbench.leaderboard.aggregate import Column, Entry
-from rvcbench.leaderboard.render import e, page, scroll_table
+from rvcbench.leaderboard.render import macro, render
 from rvcbench.published import table_rows
 
 LEADERBOARD_TABLE = "leaderboard"
+TRAILING_CELLS = 3  # the ranking's n, failures and cost columns, which a paper does not have
 
 
 def published_sets() -> list[dict]:
@@ -33,63 +34,46 @@ def comparable(published: dict, profile: str, rows: list[Entry]) -> bool:
             and all(r.data["dataset"]["name"] == data for r in rows))
 
 
-def ranked_rows(published: dict, columns: list[Column]) -> str:
-    """Published leaderboard rows for a ranking table whose profile matches: cells where the metric is the same."""
+def ranked_views(published: dict, columns: list[Column]) -> list[dict]:
+    """Published leaderboard rows for a ranking whose profile matches: values where the metric is the same."""
     table = published["tables"][LEADERBOARD_TABLE]
     by_metric = {spec["metric"]: name for name, spec in table["columns"].items()}
-    lines = []
-    for row in table_rows(table):
-        cells = "".join(_value_cell(row.get(by_metric[c.key]) if c.key in by_metric else None) for c in columns)
-        lines.append(f'<tr class="published"><th scope="row" data-v="{e(row["model"])}">{e(row["model"])} '
-                     f'<span class="badge">published</span></th><td data-v="{e(table.get("data", ""))}">'
-                     f'{e(table.get("data", ""))}</td>{cells}<td class="num" data-v="">–</td>'
-                     '<td class="num" data-v="">–</td></tr>')
-    return "".join(lines)
+    return [{"model": row["model"], "data": table.get("data", ""),
+             "values": [row.get(by_metric[c.key]) if c.key in by_metric else None for c in columns]}
+            for row in table_rows(table)]
 
 
-def beside_table(published: dict, profile: str) -> str:
+def ranked_rows(published: dict, columns: list[Column]) -> str:
+    """The rows of `ranked_views` as HTML, with the ranking's n, failures and cost cells empty."""
+    row = macro("fragments.html", "published_row")
+    return "".join(row(p, TRAILING_CELLS) for p in ranked_views(published, columns))
+
+
+def beside_view(published: dict, profile: str) -> dict:
     """The paper's leaderboard beside a profile's ranking that it cannot be ranked with, and why."""
     table = published["tables"][LEADERBOARD_TABLE]
     why = (f"made with the {published['scorer_profile']} scorers on {table.get('data', '')}; this ranking uses "
            f"profile {profile}: shown beside, not ranked together")
-    return (f'<h3>Published: {e(table.get("title", ""))}</h3><p class="note">{e(why)}. Source: '
-            f'{e(published["source"].get("paper", ""))}; {e(published["source"].get("upstream", ""))}. '
-            '<a href="paper.html">All published tables</a>.</p>'
-            + scroll_table(_plain_table(table, f"published ({published['name']})"), "published leaderboard"))
+    return {"title": table.get("title", ""), "why": why, "paper": published["source"].get("paper", ""),
+            "upstream": published["source"].get("upstream", ""), "name": published["name"],
+            "table": plain_view(table)}
+
+
+def plain_view(table: dict) -> dict:
+    columns = list(table["columns"])
+    return {"columns": columns, "rows": [{"model": r["model"], "values": [r[c] for c in columns]}
+                                         for r in table_rows(table)]}
 
 
 def paper_page(sets: list[dict]) -> str:
-    body = ["<h1>Published numbers</h1>",
-            "<p>Numbers as the papers print them, stored once in <code>protocols/published/</code> with their "
-            "source; shown by <code>rvcbench paper</code>. They are ranked with runs only when a run uses the same "
-            "scorer profile on the same data.</p>"]
-    if not sets:
-        body.append('<p class="empty">No published numbers are stored.</p>')
+    views = []
     for published in sets:
-        source = published["source"]
-        body.append(f"<h2>{e(published['name'])}</h2><p>{e(source.get('paper', ''))}. Source: "
-                    f"<code>{e(source.get('upstream', ''))}</code> {e(source.get('file', ''))}. Scorer profile: "
-                    f"<code>{e(published['scorer_profile'])}</code>. Scorers: {e(published.get('scorers', ''))}</p>")
-        for name, table in published["tables"].items():
-            notes = "".join(f"<li>{e(c)}: {e(spec['note'])}</li>" for c, spec in table["columns"].items()
-                            if isinstance(spec, dict) and spec.get("note"))
-            body.append(f'<h3 id="{e(name)}">{e(table.get("title", name))}</h3>'
-                        f'<p class="note">{e(table.get("section", ""))}</p>'
-                        + scroll_table(_plain_table(table, name), name)
-                        + (f"<ul class=\"note\">{notes}</ul>" if notes else ""))
-    return page("Published", "".join(body), current="paper.html")
-
-
-def _plain_table(table: dict, caption: str) -> str:
-    columns = list(table["columns"])
-    head = '<th scope="col">Model</th>' + "".join(f'<th scope="col">{e(c)}</th>' for c in columns)
-    body = "".join(f'<tr class="published"><th scope="row">{e(r["model"])}</th>'
-                   + "".join(_value_cell(r[c]) for c in columns) + "</tr>" for r in table_rows(table))
-    return (f'<table class="published"><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
-
-
-def _value_cell(value: float | None) -> str:
-    if value is None:
-        return '<td class="num" data-v="">–</td>'
-    return f'<td class="num" data-v="{value!r}">{e(format(value, "g"))}</td>'
+        tables = [{"name": name, "title": table.get("title", name), "section": table.get("section", ""),
+                   "table": plain_view(table),
+                   "notes": [(c, spec["note"]) for c, spec in table["columns"].items()
+                             if isinstance(spec, dict) and spec.get("note")]}
+                  for name, table in published["tables"].items()]
+        views.append({"name": published["name"], "source": published["source"],
+                      "scorer_profile": published["scorer_profile"], "scorers": published.get("scorers", ""),
+                      "tables": tables})
+    return render("paper.html", title="Published", sets=views, current="paper.html")

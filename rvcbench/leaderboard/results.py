@@ -3,7 +3,8 @@
 One folder per model × dataset × scorer profile × pair set (`<model>__<dataset>__<profile>__<n>pairs-<hash>`);
 adding a newer run of the same four replaces it. The folder is written beside its destination, validated like
 any file someone sent, and only then moved into place, so a refused or interrupted `add` leaves the results as
-they were.
+they were. A seed group (`rvcbench run --seeds ... --out DIR`, with DIR/seeds.json) is recorded as its first
+seed's run plus the group's `seed_variation`; a run's measured `cost` moves from its summary to the top level.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from rvcbench.store import RunStore
 
 DEFAULT_RESULTS = Path("leaderboard/results")
 EXAMPLES_PER_TASK = 2
+SEED_GROUP_FILE = "seeds.json"
+SEED_GROUP_KIND = "rvcbench-seed-group"
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -76,7 +79,37 @@ def _committed_records(run: RunDirectory) -> int:
         store.close()
 
 
+def seed_group_run(path: Path) -> tuple[Path, dict | None]:
+    """(the run to record, its seed variation): for a seed group folder (`rvcbench run --seeds 0,1,2 --out DIR`,
+    with DIR/seeds.json) the first seed's run and seeds.json's `seed_variation`; for a plain run, itself and None."""
+    path = Path(path)
+    file = path / SEED_GROUP_FILE
+    if not file.is_file():
+        return path, None
+    try:
+        group = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise schema.ResultFileError(f"{file}: not valid JSON: {exc}") from exc
+    if not isinstance(group, dict) or group.get("kind") != SEED_GROUP_KIND:
+        raise schema.ResultFileError(f"{file}: kind must be {SEED_GROUP_KIND!r} (a seed group written by "
+                                     "`rvcbench run --seeds`)")
+    seeds, runs = group.get("seeds"), group.get("runs")
+    if not isinstance(seeds, list) or not seeds or not isinstance(runs, dict) or str(seeds[0]) not in runs:
+        raise schema.ResultFileError(f"{file}: needs `seeds` (a non-empty list) and `runs` naming the folder of "
+                                     f"the first seed ({seeds[0] if isinstance(seeds, list) and seeds else '?'})")
+    first = schema.safe_member(path, runs[str(seeds[0])])
+    if first is None or not first.is_dir():
+        raise schema.ResultFileError(f"{file}: runs.{seeds[0]} = {runs[str(seeds[0])]!r} is not a folder inside "
+                                     f"{path}")
+    variation = group.get("seed_variation")
+    if not isinstance(variation, dict):
+        raise schema.ResultFileError(f"{file}: seed_variation: expected an object, found {type(variation).__name__}")
+    return first, variation
+
+
 def add_run(run_dir: Path, results_root: Path = DEFAULT_RESULTS, examples_per_task: int = EXAMPLES_PER_TASK) -> Added:
+    """Record a finished run, or the first seed's run of a seed group with the spread between its seeds."""
+    run_dir, variation = seed_group_run(run_dir)
     config, summary, table = read_finished_run(run_dir)
     key = result_key(config["model"], config["dataset"]["name"], config["profile"], run_pair_set(config, table))
     results_root.mkdir(parents=True, exist_ok=True)
@@ -86,6 +119,8 @@ def add_run(run_dir: Path, results_root: Path = DEFAULT_RESULTS, examples_per_ta
         examples = copy_examples(Path(run_dir), table, summary.get("tasks", {}), staging, examples_per_task,
                                  dataset_files(config))
         result = build_result(config, summary, table, staging / schema.TABLE_FILE, examples, Path(run_dir).name)
+        if variation is not None:
+            result["seed_variation"] = variation
         write_json_atomic(staging / schema.RESULT_FILE, result, sort_keys=False)
         load_result(staging)  # the same checks as `validate`: never record a result we would refuse
         destination = results_root / key
@@ -123,8 +158,9 @@ def build_result(config: dict, summary: dict, table: pd.DataFrame, table_path: P
         "hardware": {k: environment[k] for k in ("device", "gpu", "machine", "processor", "platform", "python")
                      if k in environment},
         "tasks": config.get("tasks", {}),
-        "summary": {k: v for k, v in summary.items() if k not in ("run", "analyses")},
+        "summary": {k: v for k, v in summary.items() if k not in ("run", "analyses", "cost")},
         **({"analyses": summary["analyses"]} if summary.get("analyses") else {}),
+        **({"cost": summary["cost"]} if isinstance(summary.get("cost"), dict) else {}),
         "table": {"file": schema.TABLE_FILE, "sha256": file_sha256(table_path), "rows": int(len(table))},
         "examples": examples,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -146,7 +182,7 @@ def add_runs(run_dirs: list[Path], results_root: Path = DEFAULT_RESULTS,
     """Add several runs; refuse two runs that would write the same result file before writing any."""
     keys: dict[str, Path] = {}
     for run_dir in run_dirs:
-        config, _, table = read_finished_run(run_dir)
+        config, _, table = read_finished_run(seed_group_run(run_dir)[0])
         key = result_key(config["model"], config["dataset"]["name"], config["profile"], run_pair_set(config, table))
         if key in keys:
             raise RvcbenchError(f"{keys[key]} and {run_dir} are both {key} (model × dataset × profile): a result "

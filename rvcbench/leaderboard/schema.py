@@ -27,6 +27,8 @@ KIND = "rvcbench-result"
 # field → expected type; a nested dict is a nested object. Extra fields are allowed (newer writers may add some).
 # Optional, checked by rvcbench.leaderboard.analyses: `analyses` (the run's set-level analyses, task name → result,
 # e.g. detectability). Version 1 files without it stay valid, so adding it did not change SCHEMA_VERSION.
+# Also optional, checked by rvcbench.leaderboard.costs: `cost` (the run's measured cost, from summary.json) and
+# `seed_variation` (the spread between the seeds of a seed group, from seeds.json).
 NUMBER = (int, float)
 SHAPE: dict = {
     "kind": str,

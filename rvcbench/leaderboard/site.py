@@ -16,7 +16,7 @@ from rvcbench.leaderboard import schema
 from rvcbench.leaderboard.aggregate import Entry, build_entries, overview_columns
 from rvcbench.leaderboard.calibration import load_calibrations
 from rvcbench.leaderboard.exports import render_exports
-from rvcbench.leaderboard.pages import method_page, model_page, overview_page, robustness_page
+from rvcbench.leaderboard.pages import compare_page, method_page, model_page, overview_page, robustness_page
 from rvcbench.leaderboard.validate import LoadedResult, load_result
 from rvcbench.results import replace_folder, write_json_atomic
 
@@ -78,6 +78,7 @@ def write_site(root: Path, entries: dict[str, list[Entry]], columns: dict,
 
     published = published_sets()
     pages = {"index.html": overview_page(entries, columns, published, calibrations),
+             "compare.html": compare_page(entries, columns),
              "robustness.html": robustness_page(entries),
              "paper.html": paper_page(published),
              "method.html": method_page(*method_inputs([x.result for xs in entries.values() for x in xs]))}

@@ -14,6 +14,7 @@ import pandas as pd
 
 from rvcbench.leaderboard import schema
 from rvcbench.leaderboard.analyses import check_analyses
+from rvcbench.leaderboard.costs import check_cost, check_seed_variation
 from rvcbench.leaderboard.table import (
     clean_rows,
     file_sha256,
@@ -77,6 +78,7 @@ def load_result(path: Path) -> LoadedResult:
         problems += _check_against_table(data, table)
         members = _memberships(table)
     problems += _check_analyses(data, table, members)
+    problems += check_cost(data) + check_seed_variation(data)
     problems += _check_examples(folder, data["examples"])
     if problems:
         raise _error(file, problems)
