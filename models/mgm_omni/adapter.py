@@ -7,7 +7,8 @@ the checkpoint's `cosyvoice2/` folder) turn the speech tokens into 24 kHz audio.
 conversation at a time, so the batch size is 1.
 
 MGM-Omni runs from a clone (it imports its vendored `third_party/cosyvoice` by bare name): set
-MGM_OMNI_ROOT to it.
+MGM_OMNI_ROOT to it. Its speech decoder (`tts_adapter.py`) hard-codes flash_attention_2, so `load` asks for
+flash-attn (CUDA only) before building anything.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ MAX_NEW_TOKENS = 8192  # cli_tts.py default
 # mgm/constants.py and cli_tts.py: the instruction that asks for the reference voice, by reference language.
 AUDIO_START, AUDIO_END, SPEECH_TOKEN = "<|audio_start|>", "<|audio_end|>", "<speech>"
 INSTRUCTION = {"zh": "使用参考音频中听到的语气回答。", "en": "Respond with the tone of the reference audio clip."}
+FLASH_ATTN = "flash-attn==2.7.4.post1"  # MGM-Omni's pyproject.toml
+RUNAWAY = ("MGM-Omni flagged a runaway generation (upstream's tts_error: more than 8 speech steps per text token, "
+           "or more than 8 mostly blank steps in a row)")
 
 
 def conversation_turns(prompt_language: str, target_text: str) -> tuple[str, str]:
@@ -56,7 +60,7 @@ class Adapter(VoiceCloner):
     needs_prompt_text: ClassVar[bool] = True
     batch_size: ClassVar[int] = 1
     requirements: ClassVar[str] = f"models/mgm_omni/requirements.txt + a clone of MGM-Omni in ${ROOT_ENV}; CUDA GPU"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: refusals per item (support.clone_valid); flash-attn asked for in load
     weights_id: ClassVar[str] = MODEL_ID
     checkout: ClassVar[UpstreamCheckout] = UpstreamCheckout(
         ROOT_ENV, REPO_URL, COMMIT, "mgm/model/language_model/mgm_tts.py",
@@ -80,6 +84,7 @@ class Adapter(VoiceCloner):
         transformers = support.require("transformers", KEY)
         self._conv = support.require("mgm.conversation", KEY).conv_templates["qwen2vl"]
         self._mm_utils = support.require("mgm.mm_utils", KEY)
+        self._require_flash_attn()
         # What builder.load_pretrained_model does for 'mgm-omni-tts' models, minus its check on the folder
         # name (a Hugging Face cache folder is named after the commit hash, not the model).
         self._model = builder.MGMTTSForCausalLM.from_pretrained(
@@ -88,10 +93,17 @@ class Adapter(VoiceCloner):
         self._tokenizer = transformers.AutoTokenizer.from_pretrained(str(weights), use_fast=False)
         self._torch = torch
 
+    def _require_flash_attn(self) -> None:
+        """`Qwen3TTSAdapter` sets `_attn_implementation = "flash_attention_2"` on its own layers whatever `load` asks,
+        so without flash-attn (a CUDA-only package) the first `generate` fails deep in transformers; say so here."""
+        support.require("flash_attn", KEY, f"MGM-Omni's speech decoder (mgm/model/multimodal_generator/"
+                                           f"tts_adapter.py) hard-codes flash_attention_2: on a CUDA GPU, "
+                                           f"`pip install {FLASH_ATTN} --no-build-isolation` in that environment")
+
     def clone(self, requests: list[CloneRequest]) -> list[np.ndarray | CloneFailure]:
         if self._model is None:
             raise RuntimeError(f"{KEY}: clone() called before load()")
-        return [self._clone_one(request) for request in requests]
+        return support.clone_valid(self, requests, lambda valid: [self._clone_one(request) for request in valid])
 
     def _clone_one(self, request: CloneRequest) -> np.ndarray | CloneFailure:
         torch, tokenizer, device = self._torch, self._tokenizer, self._model.device
@@ -110,5 +122,5 @@ class Adapter(VoiceCloner):
                 bos_token_id=tokenizer.pad_token_id, eos_token_id=[tokenizer.eos_token_id],
                 pad_token_id=tokenizer.pad_token_id, tokenizer=tokenizer, use_cache=True)
         if runaway:
-            return CloneFailure("MGM-Omni flagged a runaway generation (more than 8 speech tokens per text token)")
+            return CloneFailure(RUNAWAY)
         return support.as_waveform(audio, KEY)
