@@ -1,10 +1,12 @@
 """Shared adapter helpers: missing stacks and weights fail with the command that fixes them."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rvcbench.adapters import support
 from rvcbench.adapters.registry import create_adapter
 from rvcbench.adapters.support import as_waveform, prompt_files, require, resolve_weights, seed_everything
 from rvcbench.audio import load_audio
@@ -140,3 +142,23 @@ def test_hard_coded_hub_ids_open_resolved_folders_only_while_inside(tmp_path):
                      ("AutoTokenizer", str(tmp_path), {})]
     assert transformers.AutoModel.from_pretrained("other/id") == "other/id"  # restored on the way out
     assert "from_pretrained" not in vars(transformers.AutoModel)
+
+
+def test_require_nltk_data_names_only_the_missing_packages_and_the_command(monkeypatch):
+    import types
+
+    present = {"corpora/cmudict.zip"}
+
+    def find(resource):
+        if resource not in present:
+            raise LookupError(resource)
+        return resource
+
+    monkeypatch.setitem(sys.modules, "nltk", types.SimpleNamespace(data=types.SimpleNamespace(find=find)))
+    wanted = {"cmudict": "corpora/cmudict.zip", "averaged_perceptron_tagger": "taggers/averaged_perceptron_tagger.zip"}
+    with pytest.raises(MissingDependencyError, match=r"model 'm': g2p_en needs the NLTK data "
+                                                     r"averaged_perceptron_tagger \(.*`python -m nltk.downloader "
+                                                     r"averaged_perceptron_tagger`.*rvcbench env create m"):
+        support.require_nltk_data(wanted, "m", "g2p_en")
+    present.add("taggers/averaged_perceptron_tagger.zip")
+    support.require_nltk_data(wanted, "m", "g2p_en")  # everything there: no error

@@ -112,7 +112,7 @@ def side_data(tmp_path, monkeypatch, module):
     (silero / "hubconf.py").write_text("")
     monkeypatch.setattr(module, "SILERO_DIR", str(silero))
     monkeypatch.setattr(module.shutil, "which", lambda name: f"/usr/bin/{name}")
-    found = set(module.NLTK_DATA)
+    found = set(module.NLTK_DATA.values())
 
     def find(resource):
         if resource not in found:

@@ -67,8 +67,8 @@ WATERMARK_MESSAGE = "@MyShell"  # demo_part3.ipynb's encode_message
 # of snakers4/silero-vad's GitHub master when the folder is missing (whisper-timestamped hard-codes the path).
 SILERO_DIR = "~/.cache/torch/hub/snakers4_silero-vad_master"
 SILERO_TAG = "v4.0"  # silero-vad's master when OpenVoice V2 came out (April 2024; v5.0 followed in June 2024)
-NLTK_DATA = ("taggers/averaged_perceptron_tagger.zip", "corpora/cmudict.zip")  # g2p_en's own look-ups: it downloads
-# them at import when nltk.data.find misses
+# g2p_en's own look-ups: it downloads them at import when nltk.data.find misses
+NLTK_DATA = {"averaged_perceptron_tagger": "taggers/averaged_perceptron_tagger.zip", "cmudict": "corpora/cmudict.zip"}
 OUTPUT_RATE = 22050  # converter/config.json data.sampling_rate: convert() reads and writes at this rate
 SPEED = 1.0  # demo_part3.ipynb: speed = 1.0 (tts_to_file keeps its sdp_ratio/noise defaults; convert its tau=0.3)
 VAD = True  # demo_part3.ipynb: se_extractor.get_se(reference_speaker, tone_color_converter, vad=True)
@@ -124,16 +124,7 @@ def check_side_data() -> None:
     if shutil.which("ffmpeg") is None:
         raise MissingDependencyError(f"model {KEY!r} needs ffmpeg on PATH (whisper_timestamped reads the prompt "
                                      "with it for VAD): install it, e.g. `apt-get install ffmpeg`.")
-    nltk = support.require("nltk", KEY)
-    missing = []
-    for resource in NLTK_DATA:
-        try:
-            nltk.data.find(resource)
-        except LookupError:
-            missing.append(resource.split("/")[1].removesuffix(".zip"))
-    if missing:
-        raise MissingDependencyError(f"model {KEY!r}: g2p_en needs the NLTK data {', '.join(missing)} (it downloads "
-                                     f"them at import otherwise): `python -m nltk.downloader {' '.join(missing)}`.")
+    support.require_nltk_data(NLTK_DATA, KEY, "g2p_en")
     try:
         import unidic  # MeCab.Tagger() prefers unidic's dictionary to unidic-lite's when the package is there
     except ImportError:

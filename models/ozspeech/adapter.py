@@ -59,26 +59,6 @@ def prompt_for_model(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return support.prompt_at(audio, sample_rate, SAMPLE_RATE)
 
 
-def missing_nltk_data(find) -> list[str]:
-    """The packages of `NLTK_DATA` that `find` (nltk.data.find) does not find."""
-    missing = []
-    for package, resource in NLTK_DATA.items():
-        try:
-            find(resource)
-        except LookupError:
-            missing.append(package)
-    return missing
-
-
-def check_nltk_data(nltk) -> None:
-    missing = missing_nltk_data(nltk.data.find)
-    if missing:
-        raise MissingDependencyError(
-            f"model 'ozspeech': g2p_en needs the NLTK data {', '.join(missing)} (its import would try to download "
-            f"them; nltk's tagger reads averaged_perceptron_tagger_eng): run `python -m nltk.downloader "
-            f"{' '.join(NLTK_DATA)}` with the Python of the model's environment (`rvcbench env create ozspeech`).")
-
-
 def check_lexicon(root: Path) -> None:
     if not (root / LEXICON).is_file():
         raise MissingDependencyError(f"model 'ozspeech': the checkout {root} lacks {LEXICON}, which synthesize reads "
@@ -117,7 +97,8 @@ class Adapter(VoiceCloner):
         """Load FaCodec from the checkout's codec config and the ZACT model from the checkpoint folder."""
         checkpoint, config = find_checkpoint(self.weights_spec())
         facodec = support.resolve_weights(None, FACODEC_ID, self.name, required_files=FACODEC_FILES)
-        check_nltk_data(support.require("nltk", self.name))  # before g2p_en's import, which would fetch it
+        # before g2p_en's import, which would fetch it
+        support.require_nltk_data(NLTK_DATA, self.name, "g2p_en (nltk's tagger reads averaged_perceptron_tagger_eng)")
         for module in self.stack_modules:
             support.require(module, self.name)
         omegaconf, self._torch = support.require("omegaconf", self.name), support.require("torch", self.name)

@@ -36,6 +36,23 @@ def require(module: str, model: str, hint: str = "") -> ModuleType:
         ) from exc
 
 
+def require_nltk_data(resources: dict[str, str], model: str, user: str) -> None:
+    """Fail before `user` is imported when NLTK data it reads is missing (g2p_en downloads it at import otherwise,
+    which offline ends in a raw LookupError on every item). `resources`: package name → nltk.data.find path."""
+    nltk = require("nltk", model)
+    missing = []
+    for package, resource in resources.items():
+        try:
+            nltk.data.find(resource)
+        except LookupError:
+            missing.append(package)
+    if missing:
+        raise MissingDependencyError(
+            f"model {model!r}: {user} needs the NLTK data {', '.join(missing)} (it would download them when "
+            f"imported): run `python -m nltk.downloader {' '.join(missing)}` with the Python of the model's "
+            f"environment (`rvcbench env create {model}`).")
+
+
 def download_command(repo_id: str, local_dir: Path | None = None) -> str:
     target = f" --local-dir {local_dir}" if local_dir else ""
     return f"huggingface-cli download {repo_id}{target}"
