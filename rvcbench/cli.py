@@ -138,6 +138,20 @@ def _run_seeds(ctx: click.Context, config, seeds: str, out: Path | None, quiet: 
     click.echo(f"seed group directory: {outcome.out_dir} (one run per seed; seeds.json)")
 
 
+@main.command("seed-group")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def seed_group(folder: Path) -> None:
+    """Write FOLDER/seeds.json for finished runs made with different --seed and moved into FOLDER.
+
+    The same as `run --seeds` writes: per metric each seed's mean and the between-seed SD; `leaderboard add
+    FOLDER` then records the first seed's run with them.
+    """
+    from rvcbench.seed_group import format_seed_variation, group_existing_runs
+
+    click.echo(format_seed_variation(group_existing_runs(folder)))
+    click.echo(f"wrote {folder / 'seeds.json'}")
+
+
 def _run_protocol(ctx: click.Context, config, protocol: str, evaluation: str | None, out: Path | None,
                   quiet: bool) -> None:
     from rvcbench.protocol_run import format_protocol, run_protocol

@@ -65,6 +65,47 @@ def run_seed_group(config: RunConfig, seeds: list[int], out_dir: Path | None = N
     return SeedGroupOutcome(out_dir, runs, group)
 
 
+SAME_KEYS = ("model", "adapter_version", "profile", "task", "limit", "pairs", "weights", "noise_dir", "shard")
+
+
+def group_existing_runs(folder: Path) -> dict:
+    """Write FOLDER/seeds.json for finished runs made separately with different `--seed`, moved into FOLDER.
+
+    The runs must differ in nothing but the seed: same model and adapter version, dataset (fingerprint), pair
+    subset, tasks, scorer profile; otherwise the spread would not be the model's.
+    """
+    folder = Path(folder)
+    runs = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+        if (sub / "config.json").is_file() and (sub / "summary.json").is_file():
+            config = json.loads((sub / "config.json").read_text())
+            runs[sub.name] = (config, json.loads((sub / "summary.json").read_text()))
+    if len(runs) < 2:
+        raise RvcbenchError(f"{folder}: a seed group needs at least two finished runs (folders with config.json "
+                            f"and summary.json) inside it; found {len(runs)}")
+    first_name, (first, _) = next(iter(runs.items()))
+    identity = {**{k: first.get(k) for k in SAME_KEYS}, "dataset": first["dataset"].get("fingerprint"),
+                "tasks": first.get("tasks")}
+    problems = []
+    for name, (config, _) in runs.items():
+        other = {**{k: config.get(k) for k in SAME_KEYS}, "dataset": config["dataset"].get("fingerprint"),
+                 "tasks": config.get("tasks")}
+        problems += [f"{k}: {first_name} has {identity[k]!r}, {name} has {other[k]!r}" for k in identity
+                     if other[k] != identity[k]]
+    seeds = [config["seed"] for config, _ in runs.values()]
+    if len(set(seeds)) != len(seeds):
+        problems.append(f"two runs share a seed ({seeds})")
+    if problems:
+        raise RvcbenchError(f"{folder}: these runs are not one configuration under different seeds:\n  "
+                            + "\n  ".join(problems))
+    order = sorted(runs, key=lambda name: runs[name][0]["seed"])
+    group = {"kind": KIND, "seeds": [runs[n][0]["seed"] for n in order],
+             "runs": {str(runs[n][0]["seed"]): n for n in order},
+             "seed_variation": seed_variation({runs[n][0]["seed"]: runs[n][1] for n in order})}
+    (folder / SEEDS_FILE).write_text(json.dumps(group, indent=1, allow_nan=False, default=_no_nan))
+    return group
+
+
 def _no_nan(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 

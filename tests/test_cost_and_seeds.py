@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import sys
@@ -172,3 +173,20 @@ def test_cli_seeds_prints_the_variation_table_and_refuses_seed_beside_it(fast, t
     assert "between-seed variation over seeds 0, 1" in done.output and "seed SD" in done.output
     assert "cost (1 invocation(s))" in done.output
     assert (tmp_path / "g" / "seed-1" / "summary.json").exists()
+
+
+def test_runs_made_separately_with_different_seeds_group_like_run_seeds(fast, tmp_path):
+    config = RunConfig(model="slow", profile=PROFILE, device="cpu", limit=3)
+    for seed, name in ((2, "later"), (0, "first")):
+        run_benchmark(dataclasses.replace(config, seed=seed), tmp_path / "mine" / name, progress=False)
+    result = CliRunner().invoke(main, ["seed-group", str(tmp_path / "mine")])
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "mine" / "seeds.json").read_text())
+    assert written["seeds"] == [0, 2] and written["runs"] == {"0": "first", "2": "later"}
+    together = run_seed_group(config, [0, 2], tmp_path / "together", progress=False).group
+    sim = written["seed_variation"]["metrics"]["default"]["clean"]["sim"]  # (rtf is timing: it differs)
+    assert sim == together["seed_variation"]["metrics"]["default"]["clean"]["sim"] and sim["sd"] > 0
+    run_benchmark(dataclasses.replace(config, seed=5, limit=2), tmp_path / "mine" / "fewer", progress=False)
+    refused = CliRunner().invoke(main, ["seed-group", str(tmp_path / "mine")])
+    assert refused.exit_code == 2 and "limit: fewer has 2, first has 3" in refused.output
+    assert "Traceback" not in refused.output
