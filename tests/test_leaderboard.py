@@ -175,6 +175,7 @@ def test_results_on_different_pair_sets_are_never_ranked_together(added: dict[st
     assert len(entries) == 2  # same model, profile and dataset name, different pairs: two rankings
     assert all(label.startswith(f"{PROFILE} · demo · ") for label in entries)
     assert sum("· 2 pairs (" in label for label in entries) == 1
+    assert "· 2 pairs (" not in next(iter(entries))  # the site opens on the ranking with more pairs
 
 
 def test_build_escapes_untrusted_strings(added: dict[str, Path], tmp_path: Path) -> None:

@@ -180,8 +180,10 @@ def build_entries(results: list[LoadedResult]) -> dict[str, list[Entry]]:
         for family in families_of(result):
             entry.cells[f"robust:{family}"] = robustness_score(result, family, seed)
         groups[ranking_group(result)].append(entry)
-    return dict(sorted(((group_label(key, list(groups)), v) for key, v in groups.items()),
-                       key=lambda kv: (kv[0].startswith("none"), kv[0])))
+    labelled = [(group_label(key, list(groups)), key, v) for key, v in groups.items()]
+    # scored rankings first, then the one with the most models, then the most pairs: the site opens on it
+    return {label: v for label, key, v in sorted(labelled, key=lambda x: (x[0].startswith("none"), -len(x[2]),
+                                                                          -x[1][2][1], x[0]))}
 
 
 def group_label(key: tuple, keys: list[tuple]) -> str:
