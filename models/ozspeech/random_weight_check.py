@@ -115,7 +115,7 @@ def nltk_stand_ins(folder: Path) -> None:
     """Stand-ins for the NLTK data g2p_en reads that is not installed, in `folder`, put first on nltk.data.path."""
     import nltk
 
-    missing = real.missing_nltk_data(nltk.data.find)
+    missing = real.support.missing_nltk_data(real.NLTK_DATA, real.Adapter.name)
     if not missing:
         return
     (folder / "corpora").mkdir(parents=True)

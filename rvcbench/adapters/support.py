@@ -36,9 +36,8 @@ def require(module: str, model: str, hint: str = "") -> ModuleType:
         ) from exc
 
 
-def require_nltk_data(resources: dict[str, str], model: str, user: str) -> None:
-    """Fail before `user` is imported when NLTK data it reads is missing (g2p_en downloads it at import otherwise,
-    which offline ends in a raw LookupError on every item). `resources`: package name → nltk.data.find path."""
+def missing_nltk_data(resources: dict[str, str], model: str) -> list[str]:
+    """The packages of `resources` (package name → nltk.data.find path) that NLTK does not find."""
     nltk = require("nltk", model)
     missing = []
     for package, resource in resources.items():
@@ -46,6 +45,13 @@ def require_nltk_data(resources: dict[str, str], model: str, user: str) -> None:
             nltk.data.find(resource)
         except LookupError:
             missing.append(package)
+    return missing
+
+
+def require_nltk_data(resources: dict[str, str], model: str, user: str) -> None:
+    """Fail before `user` is imported when NLTK data it reads is missing (g2p_en downloads it at import otherwise,
+    which offline ends in a raw LookupError on every item). `resources`: package name → nltk.data.find path."""
+    missing = missing_nltk_data(resources, model)
     if missing:
         raise MissingDependencyError(
             f"model {model!r}: {user} needs the NLTK data {', '.join(missing)} (it would download them when "
