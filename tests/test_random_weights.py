@@ -113,3 +113,13 @@ def test_a_record_for_an_older_adapter_version_is_marked_stale(models_dir):
     adapter = models_dir / "tinynet" / "adapter.py"
     adapter.write_text(adapter.read_text().replace('version: ClassVar[str] = "1"', 'version: ClassVar[str] = "2"'))
     assert "adapter version 1, now 2: **stale, run it again**" in render(models_dir)
+
+
+def test_merged_config_puts_the_small_entries_in_and_keeps_the_rest():
+    from rvcbench.adapters.random_weights import merged_config
+
+    base = {"encoder": {"layers": 12, "width": 768, "act": "gelu"}, "rate": 24000}
+    small = {"encoder": {"layers": 1, "width": 32}, "extra": [1]}
+    assert merged_config(base, small) == {"encoder": {"layers": 1, "width": 32, "act": "gelu"}, "rate": 24000,
+                                          "extra": [1]}
+    assert base["encoder"]["layers"] == 12  # the upstream config is not changed in place

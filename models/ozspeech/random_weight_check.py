@@ -46,7 +46,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module
+from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module, merged_config
 
 real = adapter_module(__file__)
 
@@ -88,14 +88,6 @@ SPEC = RandomWeightSpec(
 )
 
 
-def merged(base: dict, small: dict) -> dict:
-    """`base` with the entries of `small` put in, nested dicts merged."""
-    out = dict(base)
-    for key, value in small.items():
-        out[key] = merged(base.get(key, {}), value) if isinstance(value, dict) else value
-    return out
-
-
 def working_copy(root: Path, into: Path) -> Path:
     """A copy of the checkout with the small codec config and, where the checkout lacks it, a stand-in lexicon."""
     from omegaconf import OmegaConf
@@ -103,7 +95,7 @@ def working_copy(root: Path, into: Path) -> Path:
     copy = into / "OZSpeech"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".git"))
     codec = OmegaConf.to_container(OmegaConf.load(copy / "configs" / "codec.yaml"))
-    OmegaConf.save(OmegaConf.create(merged(codec, SMALL_CODEC)), copy / "configs" / "codec.yaml")
+    OmegaConf.save(OmegaConf.create(merged_config(codec, SMALL_CODEC)), copy / "configs" / "codec.yaml")
     lexicon = copy / real.LEXICON
     if not lexicon.exists():
         lexicon.write_text("".join(f"{word}\t{phones}\n" for word, phones in STAND_IN_LEXICON.items()),
@@ -161,7 +153,7 @@ def write_zact(checkout: Path, folder: Path) -> None:
     from zact import ZACT
 
     def small(name: str, changes: dict) -> dict:
-        return merged(OmegaConf.to_container(OmegaConf.load(checkout / "configs" / name)), changes)
+        return merged_config(OmegaConf.to_container(OmegaConf.load(checkout / "configs" / name)), changes)
 
     config = OmegaConf.create({"flow_matching": small("flow.yaml", SMALL_FLOW),
                                "codes_generator": small("generator.yaml", SMALL_GENERATOR)})

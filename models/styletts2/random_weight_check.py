@@ -38,7 +38,7 @@ from pathlib import Path
 from unittest import mock
 
 from rvcbench.adapters import support
-from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module
+from rvcbench.adapters.random_weights import FailureProbe, RandomWeightSpec, adapter_module, merged_config
 
 real = adapter_module(__file__)
 
@@ -70,14 +70,6 @@ SPEC = RandomWeightSpec(
            "NLTK's punkt data is not downloadable here: an untrained Punkt model stands in when it is missing",
            "random weights prove call shapes, loading and failure handling, not quality"),
 )
-
-
-def merged(base: dict, small: dict) -> dict:
-    """`base` with the entries of `small` put in, nested dicts merged."""
-    out = dict(base)
-    for key, value in small.items():
-        out[key] = merged(base.get(key, {}), value) if isinstance(value, dict) else value
-    return out
 
 
 def stand_in_checkout(clone: Path, folder: Path) -> Path:
@@ -139,7 +131,7 @@ def write_random_model(checkout: Path, weights: Path) -> None:
     torch.save({"net": models.JDCNet(num_class=1, seq_len=192).state_dict()}, checkout / "Utils" / "JDC" / "bst.t7")
 
     config = yaml.safe_load((checkout / "Configs" / "config_libritts.yml").read_text())
-    config["model_params"] = merged(config["model_params"], SMALL_MODEL)
+    config["model_params"] = merged_config(config["model_params"], SMALL_MODEL)
     net = models.build_model(recursive_munch(config["model_params"]),
                              models.load_ASR_models(str(checkout / "Utils/ASR/epoch_00080.pth"), str(asr_config)),
                              models.load_F0_models(str(checkout / "Utils/JDC/bst.t7")), bert)

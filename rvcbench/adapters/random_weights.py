@@ -381,6 +381,14 @@ def write_record(report: RandomWeightReport, check_file: Path) -> Path:
 # --- helpers for check modules (run in the model's environment) ---------------------------------------------------
 
 
+def merged_config(base: dict, small: dict) -> dict:
+    """An upstream config (`base`) made small: the entries of `small` put in, nested dicts merged."""
+    out = dict(base)
+    for key, value in small.items():
+        out[key] = merged_config(base.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
 def append_logits_processor(model, make_processor: Callable) -> None:
     """Add `make_processor()` (a fresh transformers LogitsProcessor per `generate` call) to the processors that
     `model.generate` builds for itself, so a random model's token choices can be scripted: a random language
